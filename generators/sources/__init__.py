@@ -1,0 +1,1 @@
+"""Asset sources shared by generators: sprite shapes, MNIST, asset packs, body models."""

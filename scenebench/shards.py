@@ -1,0 +1,175 @@
+"""Shard tasks: plan them, draw and write one, hash and check one.
+
+A shard task is a plain, picklable record (dataset spec as a dict, split,
+shard number, first sample index, sample count, output directory), so the
+same task runs in-process, in a local process pool or on a Dask worker and
+produces the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .generator import DatasetSpec
+from .identity import SCHEMA_VERSION, SampleStreams, canonical_json, dataset_rng
+from .schema import Batch, create_datasets
+
+TARGET_SHARD_BYTES = 64 * 2**20  # uncompressed bytes per shard
+MAX_SHARD_SAMPLES = 10_000
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    spec: dict
+    split: str
+    shard: int
+    num_shards: int
+    first_index: int
+    num_samples: int
+    directory: str
+
+    @property
+    def filename(self) -> str:
+        return f"{self.split}/shard-{self.shard:05d}-of-{self.num_shards:05d}.h5"
+
+    @property
+    def path(self) -> Path:
+        return Path(self.directory) / self.filename
+
+
+def sample_nbytes(spec: DatasetSpec, split: str) -> int:
+    gen = spec.generator()
+    return sum(int(np.prod(f.shape, dtype=np.int64)) * f.np_dtype.itemsize for f in gen.features(spec.split_config(split)))
+
+
+def default_shard_size(spec: DatasetSpec, split: str) -> int:
+    return int(max(1, min(MAX_SHARD_SAMPLES, TARGET_SHARD_BYTES // max(1, sample_nbytes(spec, split)))))
+
+
+def plan(spec: DatasetSpec, split: str, directory: str | os.PathLike, shard_size: int | None = None) -> list[ShardTask]:
+    n = int(spec.splits[split]["num_samples"])
+    size = shard_size or default_shard_size(spec, split)
+    count = max(1, -(-n // size))
+    d = spec.to_dict()
+    return [ShardTask(d, split, i, count, i * size, min(size, n - i * size), str(directory)) for i in range(count)]
+
+
+# ---------------------------------------------------------------- drawing
+_ASSETS: dict[str, object] = {}  # per-process cache: canonical (family, seed, split config) -> assets
+
+
+def split_assets(spec: DatasetSpec, split: str, config=None):
+    """Dataset-level assets for a split, prepared once per process."""
+    gen = spec.generator()
+    config = config if config is not None else spec.split_config(split)
+    key = canonical_json([spec.family, spec.version, spec.seed, asdict(config)])
+    if key not in _ASSETS:
+        _ASSETS[key] = gen.prepare(config, dataset_rng(spec.seed, "assets"))
+    return _ASSETS[key]
+
+
+def draw(spec: DatasetSpec, split: str, first: int, count: int) -> Batch:
+    """Draw samples ``first .. first+count-1`` of ``split`` into a new :class:`Batch`."""
+    gen = spec.generator()
+    config = spec.split_config(split)
+    assets = split_assets(spec, split, config)
+    batch = Batch(gen.features(config), count)
+    streams = SampleStreams(spec.seed, split)
+    draw_scene = gen.draw_scene
+    for j in range(count):
+        draw_scene(streams.rng(first + j), config, assets, batch.row(j))
+    return batch
+
+
+def draw_sample(spec: DatasetSpec, split: str, index: int) -> dict:
+    """Regenerate sample ``index`` of ``split`` alone: ``{feature: array}``."""
+    batch = draw(spec, split, index, 1)
+    return {k: v[0] for k, v in batch.arrays.items()}
+
+
+# ---------------------------------------------------------------- writing
+def sha256_file(path: str | os.PathLike, bufsize: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(bufsize):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def shard_attrs(task: ShardTask) -> dict:
+    spec = DatasetSpec.from_dict(task.spec)
+    return {
+        "scenebench_schema_version": SCHEMA_VERSION,
+        "fingerprint": spec.fingerprint,
+        "family": spec.family,
+        "preset": spec.preset,
+        "version": spec.version,
+        "seed": spec.seed,
+        "split": task.split,
+        "first_index": task.first_index,
+        "num_samples": task.num_samples,
+        "shard": task.shard,
+        "num_shards": task.num_shards,
+    }
+
+
+def write_shard(task: ShardTask) -> dict:
+    """Draw and write one shard atomically; return its manifest entry.
+
+    The file is written under a temporary name in the same directory, flushed
+    to disk and renamed, so a final name always holds a complete shard.
+    """
+    import h5py
+
+    spec = DatasetSpec.from_dict(task.spec)
+    batch = draw(spec, task.split, task.first_index, task.num_samples)
+    final = task.path
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f"{final.name}.tmp-{uuid.uuid4().hex[:12]}")
+    try:
+        with h5py.File(tmp, "w", libver="earliest", track_order=False) as f:
+            for k, v in shard_attrs(task).items():
+                f.attrs[k] = v
+            f.attrs["identity"] = canonical_json({k: v for k, v in task.spec.items()})
+            create_datasets(f, batch.features, task.num_samples, batch.arrays)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        digest = sha256_file(tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return shard_entry(task, digest)
+
+
+def shard_entry(task: ShardTask, digest: str) -> dict:
+    return {"file": task.filename, "first_index": task.first_index, "num_samples": task.num_samples, "sha256": digest}
+
+
+def check_existing(task: ShardTask, known: dict | None) -> dict | None:
+    """The entry of an already written shard if its bytes hash to ``known["sha256"]``.
+
+    ``known`` is the entry recorded in the manifest or the progress journal
+    when the shard was finished; a file without one (written just before an
+    interruption) or with other bytes is not trusted and gets rewritten.
+    """
+    path = task.path
+    if not known or not path.is_file() or known.get("num_samples") != task.num_samples:
+        return None
+    if known.get("first_index") != task.first_index or sha256_file(path) != known.get("sha256"):
+        return None
+    return shard_entry(task, known["sha256"])
+
+
+def _plain(v):
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v

@@ -1,0 +1,241 @@
+"""Generate a dataset directory: plan shards, run them, resume, write the manifest last.
+
+Layout (schema version 1)::
+
+    <root>/<family>/<preset>/v<version>-seed<seed>/
+        manifest.json   README.md   preview.png
+        <split>/shard-00000-of-00008.h5
+
+While a run is under way the directory holds ``.progress.json`` (the
+identity and the entry of every finished shard) and a lock. A run that was
+killed resumes from it: shards whose bytes match their recorded SHA-256 are
+kept, the rest (including half-written temporaries) are redrawn. The
+manifest is written last, atomically.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import platform
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import __version__
+from .errors import DatasetError
+from .generator import DatasetSpec
+from .identity import SCHEMA_VERSION
+from .shards import ShardTask, check_existing, plan, write_shard
+
+MANIFEST = "manifest.json"
+PROGRESS = ".progress.json"
+LOCK = ".lock"
+
+
+def dataset_dir(root: str | os.PathLike, spec: DatasetSpec) -> Path:
+    return Path(root) / spec.family / spec.preset / f"v{spec.version}-seed{spec.seed}"
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=False)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_manifest(directory: str | os.PathLike) -> dict:
+    """Read and check a dataset manifest (schema version, required keys)."""
+    path = Path(directory)
+    if path.name == MANIFEST:
+        path = path.parent
+    mpath = path / MANIFEST
+    if not mpath.is_file():
+        raise DatasetError(f"{path}: no {MANIFEST} here; expected a dataset directory made by `scenebench generate`")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{mpath}: not readable JSON ({exc.__class__.__name__}); expected a scenebench manifest") from None
+    if not isinstance(manifest, dict) or "schema_version" not in manifest:
+        raise DatasetError(f"{mpath}: no schema_version; expected a scenebench manifest")
+    sv = manifest["schema_version"]
+    if not isinstance(sv, int) or sv > SCHEMA_VERSION:
+        raise DatasetError(f"{mpath}: schema version {sv!r} is newer than this scenebench supports ({SCHEMA_VERSION}); "
+                           "upgrade scenebench")
+    for key in ("fingerprint", "identity", "splits"):
+        if key not in manifest:
+            raise DatasetError(f"{mpath}: missing {key!r}; expected a complete scenebench manifest")
+    return manifest
+
+
+@contextmanager
+def _locked(directory: Path):
+    """Hold an exclusive lock on ``directory`` (one writer at a time); the lock file goes with it."""
+    fh = open(directory / LOCK, "a")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise DatasetError(f"{directory}: another `scenebench generate` is writing this dataset") from None
+    try:
+        yield
+    finally:
+        (directory / LOCK).unlink(missing_ok=True)
+        fh.close()
+
+
+def _prepare_directory(out: Path, spec: DatasetSpec) -> tuple[dict | None, dict]:
+    """Check ``out`` can hold ``spec``; return (existing manifest, known shard entries)."""
+    fp = spec.fingerprint
+    manifest = None
+    known: dict = {}
+    if (out / MANIFEST).exists():
+        manifest = read_manifest(out)
+        if manifest["fingerprint"] != fp:
+            raise DatasetError(_different(out, manifest.get("identity", {}), spec))
+        for split in manifest["splits"].values():
+            for e in split["shards"]:
+                known[e["file"]] = e
+    progress = out / PROGRESS
+    if progress.exists():
+        try:
+            state = json.loads(progress.read_text())
+        except ValueError:
+            state = {"fingerprint": fp, "shards": {}}  # torn journal: trust nothing in it
+        if state.get("fingerprint") != fp:
+            raise DatasetError(_different(out, state.get("identity", {}), spec))
+        known.update(state.get("shards", {}))
+    elif manifest is None and out.exists() and any(p.name != LOCK for p in out.iterdir()):
+        raise DatasetError(f"{out}: exists and is not a scenebench dataset; choose another --out")
+    return manifest, known
+
+
+def _different(out: Path, other: dict, spec: DatasetSpec) -> str:
+    mine = spec.full_config
+    theirs = other.get("config", {}) if isinstance(other, dict) else {}
+    diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+    what = f" (config differs in: {', '.join(diff)})" if diff else ""
+    return (f"{out}: holds a different dataset{what}; choose another --out or remove it "
+            "(nothing was overwritten)")
+
+
+def generate(spec: DatasetSpec, root: str | os.PathLike, *, splits: Iterable[str] | None = None,
+             workers: int | None = None, scheduler=None, shard_size: int | None = None,
+             progress: bool | None = None, log: Callable[[str], None] | None = None) -> Path:
+    """Generate (or finish generating) ``spec`` under ``root``; return the dataset directory.
+
+    ``workers``: local processes (default: all cores). ``scheduler``: a Dask
+    scheduler address or ``distributed.Client``; the same shard tasks then run
+    on the cluster (workers must see ``root`` on a shared filesystem).
+    """
+    from .executors import run_tasks
+
+    names = list(splits) if splits else list(spec.splits)
+    for s in names:
+        spec.split_config(s)  # unknown split -> ConfigError
+    out = dataset_dir(root, spec)
+    _check_writable(Path(root))
+    out.mkdir(parents=True, exist_ok=True)
+    log = log or (lambda msg: None)
+    with _locked(out):
+        manifest, known = _prepare_directory(out, spec)
+        state = {"fingerprint": spec.fingerprint, "identity": _identity(spec), "shards": dict(known)}
+        write_json_atomic(out / PROGRESS, state)
+        tasks, done = [], {}
+        for split in names:
+            planned = plan(spec, split, out, shard_size)
+            _remove_strays(out / split, {t.path.name for t in planned})
+            for t in planned:
+                entry = check_existing(t, known.get(t.filename))
+                if entry:
+                    done[t.filename] = entry
+                else:
+                    if t.filename in known:
+                        log(f"rewriting {t.filename}: missing or does not match its recorded SHA-256")
+                    tasks.append(t)
+        state["shards"] = dict(done)
+        write_json_atomic(out / PROGRESS, state)
+
+        def finished(entry: dict) -> None:
+            state["shards"][entry["file"]] = entry
+            write_json_atomic(out / PROGRESS, state)
+
+        run_tasks(write_shard, tasks, workers=workers, scheduler=scheduler, progress=progress, on_result=finished)
+        split_entries = dict((manifest or {}).get("splits", {}))
+        for split in names:
+            entries = sorted((e for e in state["shards"].values() if e["file"].startswith(split + "/")),
+                             key=lambda e: e["first_index"])
+            split_entries[split] = {"num_samples": int(spec.splits[split]["num_samples"]), "shards": entries}
+        new_manifest = _manifest(spec, split_entries)
+        from .card import write_card
+
+        write_card(out, new_manifest)
+        write_json_atomic(out / MANIFEST, new_manifest)
+        (out / PROGRESS).unlink(missing_ok=True)
+    return out
+
+
+def _identity(spec: DatasetSpec) -> dict:
+    return {"family": spec.family, "preset": spec.preset, "version": spec.version, "seed": spec.seed,
+            "config": spec.full_config}
+
+
+def _manifest(spec: DatasetSpec, splits: dict) -> dict:
+    gen = spec.generator()
+    from .shards import split_assets
+
+    features, assets = {}, {}
+    for s in splits:
+        config = spec.split_config(s)
+        features[s] = [f.describe() for f in gen.features(config)]
+        info = gen.describe_assets(split_assets(spec, s, config))
+        if info:
+            assets[s] = info
+    import h5py
+    import numpy
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "fingerprint": spec.fingerprint,
+        "identity": _identity(spec),
+        "spec": spec.to_dict(),
+        "generator": {"name": spec.family, "version": spec.version, "release_notes": dict(gen.RELEASE_NOTES),
+                      "description": gen.description, "paper": gen.paper},
+        "assets": assets,
+        "features": features,
+        "splits": {s: splits[s] for s in sorted(splits)},
+        "created": {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "scenebench": __version__,
+            "python": sys.version.split()[0],
+            "numpy": numpy.__version__,
+            "h5py": h5py.version.version,
+            "hdf5": h5py.version.hdf5_version,
+            "platform": platform.platform(),
+        },
+    }
+
+
+def _check_writable(root: Path) -> None:
+    p = root
+    while not p.exists():
+        p = p.parent
+    if not p.is_dir():
+        raise DatasetError(f"{root}: {p} is not a directory; expected a writable output directory")
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise DatasetError(f"{root}: {p} is not writable; expected a writable output directory")
+
+
+def _remove_strays(split_dir: Path, keep: set) -> None:
+    """Delete half-written temporaries and shards of another shard plan."""
+    if not split_dir.is_dir():
+        return
+    for p in split_dir.iterdir():
+        if p.name.startswith("shard-") and p.name not in keep:
+            p.unlink()
