@@ -17,7 +17,6 @@ import importlib
 from .errors import ConfigError
 
 _GENERATORS: dict[str, type] = {}
-_BUILTIN_MODULES = ("multi_dsprites",)
 _loaded = False
 
 
@@ -41,8 +40,14 @@ def _load_all() -> None:
     if _loaded:
         return
     _loaded = True
-    for mod in _BUILTIN_MODULES:
-        importlib.import_module(f"scenebench.generators.{mod}")
+    import pkgutil
+
+    import scenebench.generators as builtin
+
+    # every module in scenebench.generators is a family: a new dataset is one decorated file
+    for mod in pkgutil.iter_modules(builtin.__path__):
+        if not mod.ispkg and not mod.name.startswith("_"):
+            importlib.import_module(f"scenebench.generators.{mod.name}")
     from importlib.metadata import entry_points
 
     for ep in entry_points(group="scenebench.generators"):
