@@ -100,15 +100,32 @@ class DSpritesConfig:
 
 @dataclass
 class SpriteBank:
-    """Every (shape, scale, orientation) sprite, tight-cropped, indexed by a flat code.
+    """Every (shape, scale, orientation) sprite, indexed by a flat code.
 
     code = (shape * num_scales + scale) * num_orientations + orientation.
+    Placement tests use Python integers as bitmaps (bit ``y * stride + x``),
+    so checking a candidate position is one AND of two ints; pixels are
+    painted later, for a whole batch at once, from the pixel offsets.
     """
 
-    masks: list  # code -> bool (h, w)
-    footprints: list  # code -> mask dilated by min_gap, padded by min_gap
     attrs: list  # code -> (shape index, scale, orientation)
+    sizes: list  # code -> (h, w)
     areas: list  # code -> pixel count
+    bits: list  # code -> sprite bitmap, stride ``stride``, offset (gap, gap)
+    foot_bits: list  # code -> bitmap of the sprite dilated by gap (no overlap mode)
+    stride: int
+    start: np.ndarray  # code -> first row in dy/dx
+    npix: np.ndarray  # code -> pixel count (int64)
+    dy: np.ndarray  # concatenated pixel row offsets of every sprite
+    dx: np.ndarray
+
+
+def _bitmap(mask: np.ndarray, stride: int, oy: int = 0, ox: int = 0) -> int:
+    bits = 0
+    for r in range(mask.shape[0]):
+        row = int.from_bytes(np.packbits(mask[r], bitorder="little").tobytes(), "little")
+        bits |= row << ((r + oy) * stride + ox)
+    return bits
 
 
 _SPLITS_LAVAE = {"train": Split(190_000), "test": Split(10_000),
@@ -138,6 +155,7 @@ class MultiDSprites(Generator):
             Feature("image", (H, W, 3), "uint8", doc="RGB scene"),
             Feature("segmentation", (H, W), "uint8", doc="visible partition: 0 background, k+1 object slot k"),
             Feature("num_objects", (), "uint8", doc="number of objects"),
+            Feature("background", (3,), "uint8", doc="background RGB color"),
             Feature("objects/shape", (K,), "int8", doc="shape code (-1 = empty slot)", labels=c.shapes),
             Feature("objects/scale", (K,), "float32", doc="scale in [scale_min, scale_max]"),
             Feature("objects/orientation", (K,), "float32", doc="rotation angle in radians, [0, 2pi)"),
@@ -152,68 +170,109 @@ class MultiDSprites(Generator):
         return feats
 
     def prepare(self, c: DSpritesConfig, rng) -> SpriteBank:
-        masks, feet, attrs = [], [], []
+        g = 0 if c.overlap else c.min_gap
+        stride = c.width + 2 * g
+        attrs, sizes, areas, bits, feet, dys, dxs = [], [], [], [], [], [], []
         for si, shape in enumerate(c.shapes):
             for scale in c.scales:
                 for angle in c.orientations:
                     m = sprites.rasterize(shape, c.max_size, float(scale), float(angle))
-                    masks.append(m)
-                    feet.append(sprites.dilate(m, c.min_gap))
-                    attrs.append((si, float(scale), float(angle)))
-        return SpriteBank(masks, feet, attrs, [int(m.sum()) for m in masks])
+                    attrs.append((si, float(np.float32(scale)), float(np.float32(angle))))
+                    sizes.append(m.shape)
+                    areas.append(int(m.sum()))
+                    bits.append(_bitmap(m, stride, g, g))
+                    feet.append(_bitmap(sprites.dilate(m, g), stride))
+                    yy, xx = np.nonzero(m)
+                    dys.append(yy)
+                    dxs.append(xx)
+        npix = np.array(areas, np.int64)
+        start = np.concatenate([[0], np.cumsum(npix)[:-1]])
+        return SpriteBank(attrs, sizes, areas, bits, feet, stride, start, npix,
+                          np.concatenate(dys).astype(np.int64), np.concatenate(dxs).astype(np.int64))
 
     def draw_scene(self, rng: np.random.Generator, c: DSpritesConfig, bank: SpriteBank, out) -> None:
         draw = _overlapping if c.overlap else _separate
         while not draw(rng, c, bank, out):  # a failed placement redraws the scene from the same stream
             out.reset()
 
+    def render_batch(self, c: DSpritesConfig, bank: SpriteBank, arrays) -> None:
+        """Paint every sprite of the batch from its recorded code, box and color."""
+        image, seg = arrays["image"], arrays["segmentation"]
+        masks = arrays.get("masks")
+        B, H, W = seg.shape
+        bg = arrays["background"]
+        if bg.any():  # the buffer starts black
+            image[...] = bg[:, None, None, :]
+        flat_seg, flat_img = seg.reshape(-1), image.reshape(-1, 3)
+        flat_masks = masks.reshape(B, -1, H * W) if masks is not None else None
+        shape = arrays["objects/shape"].astype(np.int64)
+        scale_i = np.searchsorted(c.scales.astype(np.float32), arrays["objects/scale"])
+        orient_i = np.searchsorted(c.orientations.astype(np.float32), arrays["objects/orientation"])
+        codes = (shape * c.num_scales + scale_i) * c.num_orientations + orient_i
+        corner = arrays["objects/bbox"][..., 1].astype(np.int64) * W + arrays["objects/bbox"][..., 0]
+        colors = arrays["objects/color"].astype(np.uint8)
+        offsets = bank.dy * W + bank.dx  # pixel offsets from the sprite's top-left corner
+        for k in range(shape.shape[1]):  # back to front: later slots occlude earlier ones
+            b = np.flatnonzero(shape[:, k] >= 0)
+            if not len(b):
+                continue
+            code = codes[b, k]
+            lens = bank.npix[code]
+            rep = np.repeat(np.arange(len(b)), lens)
+            pix = bank.start[code][rep] + np.arange(rep.size) - np.repeat(np.cumsum(lens) - lens, lens)
+            within = corner[b, k][rep] + offsets[pix]  # pixel index inside its image
+            lin = b[rep] * (H * W) + within
+            flat_seg[lin] = k + 1
+            flat_img[lin] = colors[b, k][rep]
+            if flat_masks is not None:
+                flat_masks[b[rep], k, within] = True
 
-def _background(rng, c: DSpritesConfig) -> np.ndarray | None:
-    if c.background == "black":
-        return None
-    return _hsv_color(rng, (0.0, 1.0), (0.0, 1.0))
 
-
-def _hsv_color(rng, sat, val) -> np.ndarray:
-    h, s, v = rng.random(3)
-    r, g, b = colorsys.hsv_to_rgb(h, sat[0] + s * (sat[1] - sat[0]), val[0] + v * (val[1] - val[0]))
-    return np.array([round(r * 255), round(g * 255), round(b * 255)], np.uint8)
-
-
-def _object_colors(rng, c: DSpritesConfig, bg, n: int) -> np.ndarray:
-    if c.colors == "saturated":
-        return SATURATED_COLORS[rng.integers(0, len(SATURATED_COLORS), size=n)]
-    cols = np.empty((n, 3), np.uint8)
-    bg16 = np.zeros(3, np.int16) if bg is None else bg.astype(np.int16)
-    for k in range(n):
-        while True:
-            col = _hsv_color(rng, c.saturation_range, c.value_range)
-            if np.abs(col - bg16).max() >= c.min_contrast:
-                break
-        cols[k] = col
-    return cols
+def _hsv_color(u, sat, val) -> tuple:
+    r, g, b = colorsys.hsv_to_rgb(u[0], sat[0] + u[1] * (sat[1] - sat[0]), val[0] + u[2] * (val[1] - val[0]))
+    return round(r * 255), round(g * 255), round(b * 255)
 
 
 def _begin(rng, c: DSpritesConfig, bank: SpriteBank, out):
     """Draw the count, background, sprite codes and colors shared by both layouts."""
     n = int(rng.integers(c.min_objects, c.max_objects + 1))
-    bg = _background(rng, c)
-    if bg is not None:
-        out["image"][...] = bg
     out["num_objects"][()] = n
-    codes = rng.integers(0, len(bank.masks), size=n)
-    return n, codes, _object_colors(rng, c, bg, n)
+    bg = (0, 0, 0)
+    if c.background == "hsv":
+        bg = _hsv_color(rng.random(3), (0.0, 1.0), (0.0, 1.0))
+        out["background"][...] = bg
+    ncodes = len(bank.attrs)
+    codes = [int(u * ncodes) for u in rng.random(n)]
+    if c.colors == "saturated":
+        colors = [tuple(SATURATED_COLORS[int(u * 7)].tolist()) for u in rng.random(n)]
+    else:
+        colors = []
+        while len(colors) < n:
+            col = _hsv_color(rng.random(3), c.saturation_range, c.value_range)
+            if max(abs(col[0] - bg[0]), abs(col[1] - bg[1]), abs(col[2] - bg[2])) >= c.min_contrast:
+                colors.append(col)
+    return n, codes, colors
 
 
-def _record(out, k: int, attrs, color, y: int, x: int, h: int, w: int, visible: int) -> None:
-    out["objects/shape"][k] = attrs[0]
-    out["objects/scale"][k] = attrs[1]
-    out["objects/orientation"][k] = attrs[2]
-    out["objects/color"][k] = color
-    out["objects/position"][k] = (x + w / 2.0, y + h / 2.0)
-    out["objects/bbox"][k] = (x, y, x + w, y + h)
-    out["objects/depth"][k] = k
-    out["objects/visible_pixels"][k] = visible
+def _record(out, bank: SpriteBank, codes, colors, boxes, visible) -> None:
+    n = len(codes)
+    attrs = [bank.attrs[code] for code in codes]
+    out["objects/shape"][:n] = [a[0] for a in attrs]
+    out["objects/scale"][:n] = [a[1] for a in attrs]
+    out["objects/orientation"][:n] = [a[2] for a in attrs]
+    out["objects/color"][:n] = colors
+    out["objects/position"][:n] = [(x + w / 2.0, y + h / 2.0) for y, x, h, w in boxes]
+    out["objects/bbox"][:n] = [(x, y, x + w, y + h) for y, x, h, w in boxes]
+    out["objects/depth"][:n] = range(n)
+    out["objects/visible_pixels"][:n] = visible
+
+
+def _positions(rng, c: DSpritesConfig, h: int, w: int):
+    """Endless uniform top-left corners for an h x w sprite (drawn 8 at a time)."""
+    while True:
+        u = rng.random(16)
+        for i in range(0, 16, 2):
+            yield int(u[i] * (c.height - h + 1)), int(u[i + 1] * (c.width - w + 1))
 
 
 def _separate(rng, c: DSpritesConfig, bank: SpriteBank, out) -> bool:
@@ -221,47 +280,36 @@ def _separate(rng, c: DSpritesConfig, bank: SpriteBank, out) -> bool:
     n, codes, colors = _begin(rng, c, bank, out)
     if n == 0:
         return True
-    g, H, W = c.min_gap, c.height, c.width
-    occupied = np.zeros((H + 2 * g, W + 2 * g), bool)
-    image, seg = out["image"], out["segmentation"]
-    for k in range(n):
-        code = codes[k]
-        mask, foot = bank.masks[code], bank.footprints[code]
-        h, w = mask.shape
-        for _ in range(c.max_attempts):
-            u = rng.random(2)
-            y, x = int(u[0] * (H - h + 1)), int(u[1] * (W - w + 1))
-            if not (occupied[y: y + h + 2 * g, x: x + w + 2 * g] & foot).any():
+    occupied, stride, boxes = 0, bank.stride, []
+    for code in codes:
+        h, w = bank.sizes[code]
+        foot = bank.foot_bits[code]
+        for attempt, (y, x) in enumerate(_positions(rng, c, h, w)):
+            if not occupied & (foot << (y * stride + x)):
                 break
-        else:
-            return False
-        occupied[y + g: y + g + h, x + g: x + g + w] |= mask
-        image[y: y + h, x: x + w][mask] = colors[k]
-        seg[y: y + h, x: x + w][mask] = k + 1
-        _record(out, k, bank.attrs[code], colors[k], y, x, h, w, bank.areas[code])
+            if attempt + 1 >= c.max_attempts:
+                return False
+        occupied |= bank.bits[code] << (y * stride + x)
+        boxes.append((y, x, h, w))
+    _record(out, bank, codes, colors, boxes, [bank.areas[code] for code in codes])
     return True
 
 
 def _overlapping(rng, c: DSpritesConfig, bank: SpriteBank, out) -> bool:
     """Back-to-front placement with occlusion; False when an object is (nearly) hidden."""
     n, codes, colors = _begin(rng, c, bank, out)
-    H, W = c.height, c.width
-    masks, image, seg = out["masks"], out["image"], out["segmentation"]
-    boxes = []
-    for k in range(n):
-        code = codes[k]
-        mask = bank.masks[code]
-        h, w = mask.shape
-        u = rng.random(2)
-        y, x = int(u[0] * (H - h + 1)), int(u[1] * (W - w + 1))
-        masks[k, y: y + h, x: x + w] = mask
-        image[y: y + h, x: x + w][mask] = colors[k]
-        seg[y: y + h, x: x + w][mask] = k + 1
+    stride, boxes, placed = bank.stride, [], []
+    u = rng.random(2 * n)
+    for k, code in enumerate(codes):
+        h, w = bank.sizes[code]
+        y, x = int(u[2 * k] * (c.height - h + 1)), int(u[2 * k + 1] * (c.width - w + 1))
         boxes.append((y, x, h, w))
-    visible = np.bincount(seg.ravel(), minlength=n + 1)[1:]
-    if n and visible.min() < c.min_visible:
+        placed.append(bank.bits[code] << (y * stride + x))
+    visible, front = [0] * n, 0
+    for k in range(n - 1, -1, -1):
+        visible[k] = (placed[k] & ~front).bit_count()
+        front |= placed[k]
+    if n and min(visible) < c.min_visible:
         return False
-    for k in range(n):
-        y, x, h, w = boxes[k]
-        _record(out, k, bank.attrs[codes[k]], colors[k], y, x, h, w, visible[k])
+    _record(out, bank, codes, colors, boxes, visible)
     return True

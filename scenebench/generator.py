@@ -14,6 +14,7 @@ what a sample is and how to draw one::
         def features(self, config): ...          # list[Feature] for one sample
         def prepare(self, config, rng): ...      # optional dataset-level assets
         def draw_scene(self, rng, config, assets, out): ...  # fill out's arrays
+        def render_batch(self, config, assets, arrays): ...  # optional vectorised pixels
 
 ``out`` is a :class:`~scenebench.schema.Row`: writable views of this sample's
 slot in the shard buffer, pre-filled with each feature's padding value, so a
@@ -63,6 +64,16 @@ class Generator:
     def draw_scene(self, rng, config, assets, out) -> None:
         """Draw one scene from ``rng`` into ``out`` (see the module docstring)."""
         raise NotImplementedError
+
+    def render_batch(self, config, assets, arrays: Mapping[str, Any]) -> None:
+        """Optional second, deterministic phase run once per batch after ``draw_scene``.
+
+        A generator whose ``draw_scene`` only records the scene description
+        (what is where, in which color) can paint the pixels of the whole batch
+        here, vectorised over samples. ``arrays`` maps feature names to the
+        batch's (n, ...) arrays. It draws no random numbers, so a sample
+        redrawn alone (a batch of one) is identical.
+        """
 
 
 @dataclass(frozen=True)

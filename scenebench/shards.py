@@ -84,6 +84,7 @@ def draw(spec: DatasetSpec, split: str, first: int, count: int) -> Batch:
     draw_scene = gen.draw_scene
     for j in range(count):
         draw_scene(streams.rng(first + j), config, assets, batch.row(j))
+    gen.render_batch(config, assets, batch.arrays)
     return batch
 
 
@@ -133,7 +134,10 @@ def write_shard(task: ShardTask) -> dict:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f"{final.name}.tmp-{uuid.uuid4().hex[:12]}")
     try:
-        with h5py.File(tmp, "w", libver="earliest", track_order=False) as f:
+        # no chunk cache: each chunk is allocated and written when its dataset is
+        # written, not whenever the garbage collector closes the dataset, so
+        # the file layout (and its SHA-256) is the same in every process
+        with h5py.File(tmp, "w", libver="earliest", track_order=False, rdcc_nbytes=0) as f:
             for k, v in shard_attrs(task).items():
                 f.attrs[k] = v
             f.attrs["identity"] = canonical_json({k: v for k, v in task.spec.items()})
