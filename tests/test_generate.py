@@ -73,21 +73,22 @@ def test_sample_regenerated_alone(small_cis):
 
 def test_resume_after_sigkill(tmp_path, small_cis):
     root = tmp_path / "killed"
+    # 2 x 200 one-sample shards: far too many to finish before the kill below
     cmd = [sys.executable, "-m", "scenebench.cli", "generate", "multi_dsprites", "--preset", "cis",
-           "--num", "200", "--shard-size", "2", "--out", str(root), "--workers", "1", "--no-progress"]
+           "--num", "200", "--shard-size", "1", "--out", str(root), "--workers", "1", "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     d = root / "multi_dsprites/cis/v1.0.0-seed0"
     deadline = time.time() + 60
     while time.time() < deadline:  # kill once some, not all, shards are written
-        if d.joinpath("train").is_dir() and len(list(d.joinpath("train").glob("shard-*.h5"))) >= 5:
+        if d.joinpath("test").is_dir() and len(list(d.joinpath("test").glob("shard-*.h5"))) >= 3:
             break
-        time.sleep(0.01)
+        time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (d / "manifest.json").exists()
     # a stray half-written temporary and a truncated final-named shard must not survive
-    (d / "train" / "shard-00099-of-00100.h5.tmp-deadbeef").write_bytes(b"partial")
-    victim = sorted((d / "train").glob("shard-*.h5"))[0]
+    (d / "train" / "shard-00199-of-00200.h5.tmp-deadbeef").write_bytes(b"partial")
+    victim = sorted((d / "test").glob("shard-*.h5"))[0]
     victim.write_bytes(victim.read_bytes()[:100])
     done = subprocess.run(cmd, capture_output=True, text=True)  # the same command again
     assert done.returncode == 0, done.stderr
