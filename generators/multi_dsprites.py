@@ -34,7 +34,7 @@ SATURATED_COLORS = np.array(
 
 
 @dataclass(frozen=True)
-class DSpritesConfig:
+class DSpritesConfig(sprites.SpriteGrid):
     height: int = 64
     width: int = 64
     shapes: tuple[str, ...] = ("square", "ellipse", "triangle")
@@ -88,14 +88,6 @@ class DSpritesConfig:
                 raise ValueError(
                     f"max_objects={self.max_objects} sprites up to {self.max_size}x{self.max_size} cannot be placed "
                     f"without overlap on a {self.height}x{self.width} canvas (at most {fits} fit)")
-
-    @property
-    def scales(self) -> np.ndarray:
-        return np.linspace(self.scale_min, self.scale_max, self.num_scales)
-
-    @property
-    def orientations(self) -> np.ndarray:
-        return np.linspace(0, 2 * np.pi, self.num_orientations, endpoint=False)
 
 
 @dataclass

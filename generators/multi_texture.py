@@ -55,7 +55,7 @@ SHAPES = ("square", "ellipse")
 
 
 @dataclass(frozen=True)
-class TextureConfig:
+class TextureConfig(sprites.SpriteGrid):
     height: int = 64
     width: int = 64
     shapes: tuple[str, ...] = SHAPES
@@ -128,14 +128,6 @@ class TextureConfig:
             raise ValueError(f"max_curvature must be in [0, 10], got {self.max_curvature}")
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
-
-    @property
-    def scales(self) -> np.ndarray:
-        return np.linspace(self.scale_min, self.scale_max, self.num_scales)
-
-    @property
-    def orientations(self) -> np.ndarray:
-        return np.linspace(0, 2 * np.pi, self.num_orientations, endpoint=False)
 
 
 @dataclass

@@ -62,3 +62,20 @@ def dilate(mask: np.ndarray, gap: int) -> np.ndarray:
 
     padded = np.pad(mask, gap)
     return binary_dilation(padded, structure=np.ones((3, 3), bool), iterations=gap)
+
+
+class SpriteGrid:
+    """Config mixin: the discrete scale and orientation grids of a sprite bank.
+
+    Needs the fields ``scale_min``, ``scale_max``, ``num_scales`` and
+    ``num_orientations`` (dSprites style: scales linearly spaced in
+    [scale_min, scale_max], orientations linearly spaced in [0, 2pi)).
+    """
+
+    @property
+    def scales(self) -> np.ndarray:
+        return np.linspace(self.scale_min, self.scale_max, self.num_scales)
+
+    @property
+    def orientations(self) -> np.ndarray:
+        return np.linspace(0, 2 * np.pi, self.num_orientations, endpoint=False)
