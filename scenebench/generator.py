@@ -50,6 +50,15 @@ class Generator:
     def features(self, config) -> list[Feature]:
         raise NotImplementedError
 
+    def resolve_config(self, config):
+        """Make environment-dependent choices concrete before the fingerprint is taken.
+
+        E.g. an MNIST ``source="auto"`` becomes ``"idx"`` or ``"embedded"``
+        depending on the files found, so two datasets drawn from different
+        digits never share a fingerprint. Default: unchanged.
+        """
+        return config
+
     def prepare(self, config, rng) -> Any:
         """Dataset-level assets shared by every sample (e.g. a sprite bank).
 
@@ -154,7 +163,7 @@ def resolve(family: str, preset: str, *, seed: int = 0, overrides: Mapping[str, 
                 splits[parts[1]]["overrides"][parts[2]] = value
         else:
             plain[key] = value
-    config = cfg.apply_overrides(config, plain)
+    config = gen.resolve_config(cfg.apply_overrides(config, plain))
     cfg.validate(config)
     config_plain = cfg.config_dict(config)
     for name, s in splits.items():

