@@ -145,6 +145,8 @@ def generate(spec: DatasetSpec, root: str | os.PathLike, *, splits: Iterable[str
     log = log or (lambda msg: None)
     with _locked(out):
         manifest, known = _prepare_directory(out, spec)
+        for stale in out.glob(".*.tmp-*"):  # a journal/manifest write cut short by a kill
+            stale.unlink()
         state = {"fingerprint": spec.fingerprint, "identity": _identity(spec), "shards": dict(known)}
         write_json_atomic(out / PROGRESS, state)
         tasks, done = [], {}

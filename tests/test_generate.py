@@ -88,6 +88,7 @@ def test_resume_after_sigkill(tmp_path, small_cis):
     assert not (d / "manifest.json").exists()
     # a stray half-written temporary and a truncated final-named shard must not survive
     (d / "train" / "shard-00199-of-00200.h5.tmp-deadbeef").write_bytes(b"partial")
+    (d / "..progress.json.tmp-999").write_text('{"torn')  # a journal write cut short
     victim = sorted((d / "test").glob("shard-*.h5"))[0]
     victim.write_bytes(victim.read_bytes()[:100])
     done = subprocess.run(cmd, capture_output=True, text=True)  # the same command again
