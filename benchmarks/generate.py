@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from scenebench.errors import ScenebenchError
 from scenebench.executors import run_tasks
 from scenebench.generator import resolve
 from scenebench.registry import iter_generators
@@ -67,8 +68,12 @@ def main():
             continue
         prep = time.perf_counter() - t
         with tempfile.TemporaryDirectory() as root:
-            t1, nbytes = measure(family, preset, split, args.num, 1, root)
-            t2, _ = measure(family, preset, split, args.num, 2, root)
+            try:
+                t1, nbytes = measure(family, preset, split, args.num, 1, root)
+                t2, _ = measure(family, preset, split, args.num, 2, root)
+            except ScenebenchError as exc:  # e.g. more samples than the embedded MNIST has
+                print(f"{family + '/' + preset:<28} skipped: {exc}")
+                continue
         cores = min(2, os.cpu_count() or 1)
         print(f"{family + '/' + preset:<28}{prep:>10.2f}{args.num / t1:>16,.0f}{args.num / t2:>17,.0f}"
               f"{args.num / t2 / cores:>15,.0f}{nbytes / args.num:>11,.0f}")
