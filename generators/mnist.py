@@ -92,7 +92,7 @@ class Mnist(Generator):
         return {"mnist": a.info}
 
     def draw_scene(self, rng: np.random.Generator, c: MnistConfig, a: MnistAssets, out) -> None:
-        i = sample_index(rng)
+        i = out.index  # sample i of the split is digit i of the MNIST file
         if i >= len(a.labels):
             info = a.info
             names = " and ".join(n + ".gz" for n in mnist_source.FILES[c.mnist_split])
@@ -106,18 +106,3 @@ class Mnist(Generator):
         out["objects/label"][0] = a.labels[i]
         out["objects/source_index"][0] = i
 
-
-def sample_index(rng: np.random.Generator) -> int:
-    """The sample index of a fresh per-sample stream (see :mod:`scenebench.identity`).
-
-    ``draw_scene`` is not passed its index; a per-sample Philox stream starts
-    at counter ``(0, 0, i mod 2**64, i // 2**64)`` and nothing has been drawn
-    from it yet, so the index is read back from the counter.
-    """
-    state = rng.bit_generator.state
-    if state.get("bit_generator") != "Philox" or state.get("buffer_pos") != 4:
-        raise RuntimeError("mnist: draw_scene needs a fresh per-sample Philox stream (scenebench.identity)")
-    counter = [int(v) for v in state["state"]["counter"]]
-    if counter[0] or counter[1]:
-        raise RuntimeError("mnist: draw_scene needs a fresh per-sample Philox stream (scenebench.identity)")
-    return counter[2] | (counter[3] << 64)

@@ -97,7 +97,8 @@ def check_features(features: Iterable[Feature]) -> list[Feature]:
 class Batch:
     """Preallocated arrays for ``n`` samples of a feature list (the shard buffer).
 
-    ``batch.row(i)`` gives the :class:`Row` a generator fills for sample ``i``.
+    ``batch.row(i, index)`` gives the :class:`Row` a generator fills for
+    buffer slot ``i``, which holds sample ``index`` of its split.
     """
 
     def __init__(self, features: Iterable[Feature], n: int):
@@ -106,8 +107,8 @@ class Batch:
         self.arrays = {f.name: np.full((n,) + f.shape, f.fill, dtype=f.np_dtype) for f in self.features}
         self._fills = {f.name: f.fill for f in self.features}
 
-    def row(self, i: int) -> "Row":
-        return Row({name: a[i, ...] for name, a in self.arrays.items()}, self._fills)
+    def row(self, i: int, index: int | None = None) -> "Row":
+        return Row({name: a[i, ...] for name, a in self.arrays.items()}, self._fills, i if index is None else index)
 
 
 class Row(dict):
@@ -117,11 +118,14 @@ class Row(dict):
     ``out["objects/scale"][k] = ...``, ``out["num_objects"][()] = n``); slots it
     does not touch keep their padding value. ``reset()`` restores the padding,
     for a generator that abandons a draw and starts the scene again.
+    ``index`` is the sample's index in its split, for generators whose
+    samples follow a source in order (plain MNIST: sample i is digit i).
     """
 
-    def __init__(self, views: dict, fills: dict):
+    def __init__(self, views: dict, fills: dict, index: int = 0):
         super().__init__(views)
         self._fills = fills
+        self.index = index
 
     def reset(self) -> None:
         for name, view in self.items():

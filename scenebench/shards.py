@@ -83,7 +83,7 @@ def draw(spec: DatasetSpec, split: str, first: int, count: int) -> Batch:
     streams = SampleStreams(spec.seed, split)
     draw_scene = gen.draw_scene
     for j in range(count):
-        draw_scene(streams.rng(first + j), config, assets, batch.row(j))
+        draw_scene(streams.rng(first + j), config, assets, batch.row(j, first + j))
     gen.render_batch(config, assets, batch.arrays)
     return batch
 
@@ -170,10 +170,3 @@ def check_existing(task: ShardTask, known: dict | None) -> dict | None:
         return None
     return shard_entry(task, known["sha256"])
 
-
-def _plain(v):
-    if isinstance(v, bytes):
-        return v.decode()
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
