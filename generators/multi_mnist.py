@@ -36,6 +36,7 @@ from scenebench.registry import register_generator
 from scenebench.schema import Feature
 
 from .sources import mnist as mnist_source
+from .sources import sprites
 
 
 @dataclass(frozen=True)
@@ -117,19 +118,6 @@ def binarize(values: np.ndarray) -> np.ndarray:
     return values >= 0.5
 
 
-def _dilate_all(masks: np.ndarray, gap: int) -> np.ndarray:
-    """Each (N, S, S) mask padded by ``gap`` and grown by ``gap`` pixels (8-connected), all at once."""
-    out = np.pad(masks, ((0, 0), (gap, gap), (gap, gap)))
-    for _ in range(gap):
-        src = out.copy()
-        h, w = src.shape[1:]
-        for dy in (-1, 0, 1):
-            for dx in (-1, 0, 1):
-                out[:, max(dy, 0): h + min(dy, 0), max(dx, 0): w + min(dx, 0)] |= \
-                    src[:, max(-dy, 0): h - max(dy, 0), max(-dx, 0): w - max(dx, 0)]
-    return out
-
-
 def build_pool(data: "mnist_source.MnistData", pool_size: int, digit_size: int, gap: int, rng) -> DigitPool:
     available = len(data)
     if pool_size > available:
@@ -141,7 +129,7 @@ def build_pool(data: "mnist_source.MnistData", pool_size: int, digit_size: int, 
     small = binarize(rescale_bilinear(data.images[index], digit_size))
     empty = ~small.any(axis=(1, 2))
     small[empty, digit_size // 2, digit_size // 2] = True  # a digit too faint to survive binarization: one pixel
-    grown = _dilate_all(small, gap)  # (P, S + 2 gap, S + 2 gap)
+    grown = sprites.dilate(small, gap)  # (P, S + 2 gap, S + 2 gap)
     masks, feet, shapes, areas = [], [], [], []
     for p in range(pool_size):
         m = small[p]

@@ -55,14 +55,18 @@ def rasterize(shape: str, size: int, scale: float, angle: float) -> np.ndarray:
 
 
 def dilate(mask: np.ndarray, gap: int) -> np.ndarray:
-    """Mask grown by ``gap`` pixels (8-connected), padded by ``gap`` on every side."""
+    """Mask(s) grown by ``gap`` pixels (8-connected), padded by ``gap`` on every side.
+
+    ``mask`` is (h, w) or a stack (..., h, w); each image is grown on its own.
+    """
     if gap <= 0:
         return mask.copy()
     from scipy.ndimage import binary_dilation
 
-    padded = np.pad(mask, gap)
-    return binary_dilation(padded, structure=np.ones((3, 3), bool), iterations=gap)
-
+    lead = mask.ndim - 2
+    padded = np.pad(mask, ((0, 0),) * lead + ((gap, gap), (gap, gap)))
+    structure = np.ones((1,) * lead + (3, 3), bool)
+    return binary_dilation(padded, structure=structure, iterations=gap)
 
 class SpriteGrid:
     """Config mixin: the discrete scale and orientation grids of a sprite bank.
