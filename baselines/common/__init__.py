@@ -1,0 +1,1 @@
+"""Shared model parts: conv blocks, training loop, schedules, checkpoints."""
