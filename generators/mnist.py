@@ -36,7 +36,7 @@ class MnistConfig:
     binarize: bool = False  # True: 0/255 (pixel >= 128 -> 255)
     mnist_split: Literal["train", "test"] = "train"  # which MNIST file the split reads
     source: Literal["auto", "idx", "embedded"] = "auto"  # MNIST source, see generators/sources/mnist.py
-    mnist_dir: str = ""  # IDX directory; empty: $SCENEBENCH_MNIST_DIR or the cache (part of the identity)
+    mnist_dir: str = ""  # IDX directory; empty: $SCENEBENCH_MNIST_DIR or the cache (machine-local: not in the fingerprint)
     download: bool = False  # allow downloading the IDX files into the cache when missing
 
     def validate(self) -> None:
@@ -56,6 +56,7 @@ _SPLITS = {"train": Split(60_000), "test": Split(10_000, {"mnist_split": "test"}
 
 @register_generator
 class Mnist(Generator):
+    LOCAL_FIELDS = ("mnist_dir", "download")  # the IDX files are pinned by SHA-256; where they lie is not identity
     name = "mnist"
     VERSION = "1.0.0"
     RELEASE_NOTES = {"1.0.0": "First release: presets gray and binarized (train 60k / test 10k, file order)."}

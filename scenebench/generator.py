@@ -46,6 +46,12 @@ class Generator:
     PRESETS: ClassVar[Mapping[str, cfg.Preset]]
     description: ClassVar[str] = ""
     paper: ClassVar[str] = ""
+    #: Config fields that say where this machine keeps an input (a directory
+    #: path), not what the data is. They are left out of the fingerprint and
+    #: the identity; ``resolve_config`` must pin the input's content instead
+    #: (a checksum or source name), so the same files found at a different
+    #: path give the same fingerprint and different files never share one.
+    LOCAL_FIELDS: ClassVar[tuple[str, ...]] = ()
 
     def features(self, config) -> list[Feature]:
         raise NotImplementedError
@@ -101,8 +107,18 @@ class DatasetSpec:
         return {**self.config, "splits": {k: dict(v) for k, v in self.splits.items()}}
 
     @property
+    def identity_config(self) -> dict:
+        """:attr:`full_config` without the generator's machine-local fields (see ``LOCAL_FIELDS``)."""
+        local = set(type(self.generator()).LOCAL_FIELDS)
+        if not local:
+            return self.full_config
+        return {**{k: v for k, v in self.config.items() if k not in local},
+                "splits": {k: {**v, "overrides": {o: x for o, x in v.get("overrides", {}).items() if o not in local}}
+                           for k, v in self.splits.items()}}
+
+    @property
     def fingerprint(self) -> str:
-        return fingerprint(self.family, self.preset, self.full_config, self.version, self.seed)
+        return fingerprint(self.family, self.preset, self.identity_config, self.version, self.seed)
 
     def generator(self) -> Generator:
         from .registry import get_generator

@@ -117,7 +117,7 @@ def _prepare_directory(out: Path, spec: DatasetSpec) -> tuple[dict | None, dict]
 
 
 def _different(out: Path, other: dict, spec: DatasetSpec) -> str:
-    mine = spec.full_config
+    mine = spec.identity_config
     theirs = other.get("config", {}) if isinstance(other, dict) else {}
     diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
     what = f" (config differs in: {', '.join(diff)})" if diff else ""
@@ -189,7 +189,7 @@ def generate(spec: DatasetSpec, root: str | os.PathLike, *, splits: Iterable[str
 
 def _identity(spec: DatasetSpec) -> dict:
     return {"family": spec.family, "preset": spec.preset, "version": spec.version, "seed": spec.seed,
-            "config": spec.full_config}
+            "config": spec.identity_config}
 
 
 def _manifest(spec: DatasetSpec, splits: dict) -> dict:
