@@ -1,0 +1,360 @@
+"""SMPL bodies (VITAE): grayscale renders of SMPL-layout bodies of random shape in four arm poses.
+
+Each sample: shape ``betas`` ~ N(0, 1.25^2) over 10 dimensions, and one of
+the four pose configurations of the VITAE supplement (Table 2), drawn
+uniformly; every other joint stays at rest. The body is posed by ``smplx``
+(``smplx.SMPL``, linear blend skinning with shape and pose blend shapes) and
+rendered by ``pyrender`` offscreen (EGL, Mesa's CPU rasterizer) into a
+400x200 (H x W) grayscale image with a fixed camera that frames the whole
+body.
+
+Pose table -> SMPL joints. The table's "shoulder" and "arm" are the names of
+SMPL's Unity/FBX rig (``leftShoulder`` = SMPL joint 13, the collar;
+``leftArm`` = SMPL joint 16, the shoulder ball joint), and the rotation axis
+is z, the body's forward axis (SMPL: y up, the body faces +z, its left is
++x), so every pose moves the arms in the frontal plane, mirror-symmetrically:
+
+=====================================  ========  ========  ========  ========
+axis-angle about z (radians)           pose 1    pose 2    pose 3    pose 4
+=====================================  ========  ========  ========  ========
+left shoulder  = joint 13 (L collar)   -pi/8     -pi/16    pi/16     pi/8
+right shoulder = joint 14 (R collar)   pi/8      pi/16     -pi/16    -pi/8
+left arm       = joint 16 (L shoulder) -pi/3.5   -pi/3.5   pi/3.5    pi/3.5
+right arm      = joint 17 (R shoulder) pi/3.5    pi/3.5    -pi/3.5   -pi/3.5
+=====================================  ========  ========  ========  ========
+
+A negative angle about z turns the left arm (pointing +x at rest) down, and
+a positive one turns the right arm (pointing -x) down: poses 1-2 hold the
+arms 63-74 degrees below horizontal, poses 3-4 the same above. ``pose_id``
+stores 0-3 for poses 1-4. Angles are config fields (``shoulder_angles``,
+``arm_angles``: the left side; the right side mirrors them).
+
+Body models (see :mod:`scenebench.generators.sources.body_model`):
+``vitae`` uses the licensed SMPL files (``--set smpl_model_dir=DIR``,
+``$SCENEBENCH_SMPL_DIR`` or ``~/.cache/scenebench/smpl``; gender ``neutral``
+by default), read without chumpy; ``embedded`` uses a procedural body in
+SMPL's file layout, built into the cache on first use. Both go through the
+same ``smplx.SMPL`` code path. The SHA-256 of the model's arrays
+(``model_sha256``, filled in when the dataset is resolved; set it to insist
+on one model) is part of the dataset identity; ``smpl_model_dir`` is a
+local field, left out of the fingerprint.
+
+Rendering: a perspective camera at (0, ``view_center_y``,
+``camera_distance``) looking along -z, focal length chosen so that
+``view_height`` metres at z = 0 fill the image height; principal point at
+the image centre. Shading is per vertex (Lambert: ``ambient`` + (1 -
+``ambient``) max(0, n . l) for a directional light ``light_direction``,
+interpolated across triangles), on a black background, with pyrender's 4x
+multisampling (soft edges). The silhouette mask (``mask_pass``) is
+``depth``: the pixels where the same pass's resolved depth buffer hits the
+body (Mesa resolves a multisampled depth pixel to one of its samples, so the
+mask is binary and may differ from pixel-centre coverage by one pixel along
+~2% of the outline), or ``seg``: a separate segmentation pass without
+multisampling, exact pixel-centre coverage, ~40% slower.
+``joints_2d`` projects the 24 joints with the same camera: (x, y) in pixels
+from the image's top-left corner, pixel (row r, column c) covering
+[c, c+1) x [r, r+1).
+
+Determinism: smplx runs in float64 on the CPU with one torch thread per
+call; betas are rounded to float32 (the stored values) before posing, so the
+stored betas reproduce the mesh exactly.
+
+Decisions where the paper is silent: split sizes (train 10,000 / test 1,000),
+the camera, the light and the neutral gender.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from scenebench.config import Preset, Split, validate
+from scenebench.generator import Generator
+from scenebench.registry import register_generator
+from scenebench.schema import Feature
+
+from .sources import body_model
+
+SHOULDER_ANGLES = (-math.pi / 8, -math.pi / 16, math.pi / 16, math.pi / 8)  # left collar (joint 13), about z
+ARM_ANGLES = (-math.pi / 3.5, -math.pi / 3.5, math.pi / 3.5, math.pi / 3.5)  # left shoulder (joint 16), about z
+SHOULDER_JOINTS = (13, 14)  # VITAE's left / right "shoulder"
+ARM_JOINTS = (16, 17)  # VITAE's left / right "arm"
+
+
+@dataclass(frozen=True)
+class SmplConfig:
+    height: int = 400
+    width: int = 200
+    model: Literal["smpl", "embedded"] = "smpl"  # licensed SMPL files, or the procedural body
+    gender: Literal["neutral", "female", "male"] = "neutral"  # which SMPL file (smpl only)
+    smpl_model_dir: str = ""  # SMPL directory or file; empty: $SCENEBENCH_SMPL_DIR, then the cache (local)
+    model_sha256: str = ""  # SHA-256 of the model's arrays; filled in when the dataset is resolved
+    beta_std: float = 1.25  # betas ~ N(0, beta_std^2), 10 dimensions
+    shoulder_angles: tuple[float, ...] = SHOULDER_ANGLES  # per pose: left collar angle about z (right: -)
+    arm_angles: tuple[float, ...] = ARM_ANGLES  # per pose: left shoulder angle about z (right: -)
+    camera_distance: float = 6.0  # metres from the z = 0 plane
+    view_height: float = 2.7  # metres of the z = 0 plane the image height covers
+    view_center_y: float = -0.06  # height (y) the camera looks at
+    light_direction: tuple[float, float, float] = (0.6, 0.5, 0.62)  # towards the light: x body's left, y up, z front
+    ambient: float = 0.2  # gray level of unlit surfaces (0-1); lit ones reach 1
+    mask_pass: Literal["depth", "seg"] = "depth"  # silhouette from the image pass's depth, or a separate pass
+
+    def validate(self) -> None:
+        if not (32 <= self.height <= 2048 and 32 <= self.width <= 2048):
+            raise ValueError(f"height/width must be in [32, 2048], got {self.height}x{self.width}")
+        if self.model == "embedded" and self.gender != "neutral":
+            raise ValueError(f"gender={self.gender}: the embedded body is gender-neutral; use gender=neutral")
+        if self.model_sha256 and (len(self.model_sha256) != 64
+                                  or any(ch not in "0123456789abcdef" for ch in self.model_sha256)):
+            raise ValueError(f"model_sha256 must be 64 lowercase hex digits, got {self.model_sha256!r}")
+        if not (math.isfinite(self.beta_std) and 0 <= self.beta_std <= 10):
+            raise ValueError(f"beta_std must be in [0, 10], got {self.beta_std}")
+        n = len(self.shoulder_angles)
+        if not 1 <= n <= 64 or len(self.arm_angles) != n:
+            raise ValueError(f"shoulder_angles and arm_angles must list the same number (1-64) of poses, "
+                             f"got {n} and {len(self.arm_angles)}")
+        if any(not math.isfinite(a) or abs(a) > math.pi for a in self.shoulder_angles + self.arm_angles):
+            raise ValueError("shoulder_angles/arm_angles must be finite angles in [-pi, pi] radians")
+        if not (math.isfinite(self.camera_distance) and 0.5 <= self.camera_distance <= 1000):
+            raise ValueError(f"camera_distance must be in [0.5, 1000] metres, got {self.camera_distance}")
+        if not (math.isfinite(self.view_height) and 0.1 <= self.view_height <= 100):
+            raise ValueError(f"view_height must be in [0.1, 100] metres, got {self.view_height}")
+        if not (math.isfinite(self.view_center_y) and abs(self.view_center_y) <= 100):
+            raise ValueError(f"view_center_y must be in [-100, 100] metres, got {self.view_center_y}")
+        if not all(math.isfinite(v) for v in self.light_direction) or math.hypot(*self.light_direction) < 1e-6:
+            raise ValueError(f"light_direction must be a non-zero finite vector, got {self.light_direction}")
+        if not 0 <= self.ambient <= 1:
+            raise ValueError(f"ambient must be in [0, 1], got {self.ambient}")
+
+    @property
+    def num_poses(self) -> int:
+        return len(self.arm_angles)
+
+    @property
+    def focal(self) -> float:
+        """Focal length in pixels (square pixels)."""
+        return self.height * self.camera_distance / self.view_height
+
+
+@dataclass
+class SmplAssets:
+    """The body model of a dataset (dict in SMPL's layout) and, per process, its posing/rendering state."""
+
+    data: dict  # the model file's arrays (SMPL's keys)
+    path: str  # the model file
+    info: dict  # JSON facts for the manifest
+    _runtime: object = dataclasses.field(default=None, repr=False)
+
+    def runtime(self, c: SmplConfig) -> "_Runtime":
+        rt = self._runtime
+        if rt is None or rt.pid != os.getpid():  # never reuse GL/torch state across a fork
+            rt = self._runtime = _Runtime(self, c)
+        return rt
+
+
+_SPLITS = {"train": Split(10_000), "test": Split(1_000)}
+
+
+@register_generator
+class SmplBodies(Generator):
+    name = "smpl_bodies"
+    VERSION = "1.0.0"
+    RELEASE_NOTES = {"1.0.0": "First release: presets vitae (licensed SMPL files) and embedded (procedural body "
+                              "in SMPL's layout); 400x200 grayscale, 4 VITAE arm poses, betas ~ N(0, 1.25^2)."}
+    Config = SmplConfig
+    LOCAL_FIELDS = ("smpl_model_dir",)  # the model is pinned by model_sha256; where it lies is not identity
+    description = "SMPL bodies: 400x200 grayscale renders, random shape, 4 arm poses (VITAE)"
+    paper = "VITAE (Detlefsen & Hauberg 2019); SMPL (Loper et al. 2015)"
+    PRESETS = {
+        "vitae": Preset(SmplConfig(), _SPLITS,
+                        "VITAE: licensed SMPL model (neutral), betas ~ N(0, 1.25^2), 4 arm poses; "
+                        "needs SMPL_NEUTRAL.pkl (see README)"),
+        "embedded": Preset(SmplConfig(model="embedded"), _SPLITS,
+                           "as vitae with scenebench's procedural body in SMPL's layout: no files to install"),
+    }
+
+    def features(self, c: SmplConfig) -> list[Feature]:
+        H, W = c.height, c.width
+        return [
+            Feature("image", (H, W, 1), "uint8", doc="grayscale render of the body on black"),
+            Feature("segmentation", (H, W), "uint8", doc="silhouette: 1 body, 0 background"),
+            Feature("num_objects", (), "uint8", doc="number of bodies (always 1)"),
+            Feature("betas", (body_model.NUM_BETAS,), "float32", doc="SMPL shape coefficients"),
+            Feature("pose_id", (), "uint8", doc="pose configuration 0..3 = VITAE poses 1..4",
+                    labels=tuple(f"pose{k + 1}" for k in range(c.num_poses))),
+            Feature("pose", (body_model.NUM_JOINTS, 3), "float32",
+                    doc="axis-angle rotation of each SMPL joint (joint 0 = global orientation), radians"),
+            Feature("joints", (body_model.NUM_JOINTS, 3), "float32",
+                    doc="posed SMPL joint positions, metres (y up, body faces +z, camera on +z)"),
+            Feature("joints_2d", (body_model.NUM_JOINTS, 2), "float32",
+                    doc="joints projected into the image: (x, y) pixels from the top-left corner"),
+        ]
+
+    def resolve_config(self, c: SmplConfig) -> SmplConfig:
+        """Pin the body model's content SHA-256 into the identity (its path is a local field)."""
+        validate(c)  # a malformed config fails before any model is read or built
+        path = _model_file(c)
+        digest = body_model.content_sha256(body_model.load_cached(path))
+        _check_pinned(c, digest, str(path))
+        return dataclasses.replace(c, model_sha256=digest,
+                                   smpl_model_dir="" if c.model == "embedded" else c.smpl_model_dir)
+
+    def prepare(self, c: SmplConfig, rng) -> SmplAssets:
+        path = _model_file(c)
+        from .sources import gl
+
+        gl.pyrender()  # a missing pyrender/OpenGL library fails here, before anything is written
+        data = body_model.load_cached(path)
+        digest = body_model.content_sha256(data)
+        _check_pinned(c, digest, str(path))
+        info = {"source": c.model, "file": os.path.basename(str(path)), "content_sha256": digest,
+                "vertices": int(np.shape(data["v_template"])[0]), "faces": int(np.shape(data["f"])[0])}
+        if c.model == "embedded":
+            info["embedded_version"] = body_model.EMBEDDED_VERSION
+            info["shape_directions"] = list(body_model.SHAPE_DIRECTIONS)
+        else:
+            info["gender"] = c.gender
+        return SmplAssets(data, str(path), info)
+
+    def describe_assets(self, a: SmplAssets) -> dict:
+        return {"body_model": a.info}
+
+    def draw_scene(self, rng: np.random.Generator, c: SmplConfig, a: SmplAssets, out) -> None:
+        betas = rng.normal(0.0, c.beta_std, body_model.NUM_BETAS).astype(np.float32)
+        pose_id = int(rng.integers(0, c.num_poses))
+        pose = pose_vector(c, pose_id)
+        rt = a.runtime(c)
+        verts, joints = rt.pose(betas, pose)
+        image, mask = rt.render(verts)
+        out["image"][..., 0] = image
+        out["segmentation"][...] = mask
+        out["num_objects"][()] = 1
+        out["betas"][...] = betas
+        out["pose_id"][()] = pose_id
+        out["pose"][...] = pose
+        out["joints"][...] = joints
+        out["joints_2d"][...] = project(c, joints)
+
+
+def _model_file(c: SmplConfig):
+    """The model file ``c`` names: the embedded body (built on first use) or the SMPL file found."""
+    if c.model == "embedded":
+        return body_model.embedded_model_file()
+    path = body_model.find_model_file(c.smpl_model_dir or None, c.gender)
+    if path is None:
+        raise body_model.SmplModelError(body_model.missing_message(c.smpl_model_dir or None, c.gender))
+    return path
+
+
+def _check_pinned(c: SmplConfig, digest: str, what: str) -> None:
+    if c.model_sha256 and c.model_sha256 != digest:
+        raise body_model.SmplModelError(
+            f"{what} has content SHA-256 {digest}, but model_sha256={c.model_sha256} was asked for; "
+            f"expected the body model the dataset was made with")
+
+
+def pose_vector(c: SmplConfig, pose_id: int) -> np.ndarray:
+    """(24, 3) float64 axis-angle pose of configuration ``pose_id`` (all other joints at rest)."""
+    pose = np.zeros((body_model.NUM_JOINTS, 3))
+    left, right = SHOULDER_JOINTS
+    pose[left, 2], pose[right, 2] = c.shoulder_angles[pose_id], -c.shoulder_angles[pose_id]
+    left, right = ARM_JOINTS
+    pose[left, 2], pose[right, 2] = c.arm_angles[pose_id], -c.arm_angles[pose_id]
+    return pose
+
+
+def project(c: SmplConfig, points: np.ndarray) -> np.ndarray:
+    """(N, 2) float32 pixel coordinates (x right, y down, from the top-left corner) of (N, 3) points."""
+    p = np.asarray(points, np.float64)
+    depth = c.camera_distance - p[:, 2]
+    f = c.focal
+    x = c.width / 2.0 + f * p[:, 0] / depth
+    y = c.height / 2.0 - f * (p[:, 1] - c.view_center_y) / depth
+    return np.stack([x, y], axis=1).astype(np.float32)
+
+
+class _Runtime:
+    """Per-process state: the smplx model, the renderer, the scene and mesh helpers."""
+
+    def __init__(self, a: SmplAssets, c: SmplConfig):
+        import scipy.sparse as sp
+        import torch
+
+        from .sources import gl
+
+        self.pid = os.getpid()
+        self.torch = torch
+        self.model = body_model.smplx_model(a.data, a.path, dtype=torch.float64)
+        self.faces = np.ascontiguousarray(np.asarray(a.data["f"], np.int64))
+        V = int(np.shape(a.data["v_template"])[0])
+        F = len(self.faces)
+        rows = self.faces.ravel()
+        cols = np.repeat(np.arange(F), 3)
+        self.incidence = sp.csr_matrix((np.ones(3 * F), (rows, cols)), shape=(V, F))  # vertex normals = sum
+        self.indices = self.faces.astype(np.uint32)
+        light = np.asarray(c.light_direction, np.float64)
+        self.light = light / np.linalg.norm(light)
+        self.ambient = float(c.ambient)
+        self.zero3 = torch.zeros(1, 3, dtype=torch.float64)
+        pr = gl.pyrender()
+        self.pr = pr
+        self.renderer = gl.renderer(c.width, c.height)
+        self.scene = pr.Scene(bg_color=[0.0, 0.0, 0.0, 1.0], ambient_light=[0.0, 0.0, 0.0])
+        f = c.focal
+        camera = pr.IntrinsicsCamera(fx=f, fy=f, cx=c.width / 2.0, cy=c.height / 2.0,
+                                     znear=max(0.05, c.camera_distance - 5.0), zfar=c.camera_distance + 5.0)
+        pose = np.eye(4)
+        pose[1, 3], pose[2, 3] = c.view_center_y, c.camera_distance
+        self.scene.add(camera, pose=pose)
+        self.material = pr.MetallicRoughnessMaterial(baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0,
+                                                     roughnessFactor=1.0)
+        self.flat = pr.RenderFlags.FLAT
+        self.seg = pr.RenderFlags.SEG if c.mask_pass == "seg" else None
+
+    def pose(self, betas: np.ndarray, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Vertices (V, 3) and the 24 joints (24, 3), float64, of ``betas`` (10,) in ``pose`` (24, 3)."""
+        torch = self.torch
+        threads = torch.get_num_threads()
+        if threads != 1:
+            torch.set_num_threads(1)  # one summation order, whatever the machine's core count
+        try:
+            with torch.inference_mode():
+                out = self.model(betas=torch.from_numpy(betas.astype(np.float64)[None]),
+                                 body_pose=torch.from_numpy(pose[1:].reshape(1, -1)),
+                                 global_orient=torch.from_numpy(pose[:1].reshape(1, 3)), transl=self.zero3)
+                verts = out.vertices[0].numpy().copy()
+                joints = out.joints[0, : body_model.NUM_JOINTS].numpy().copy()
+        finally:
+            if threads != 1:
+                torch.set_num_threads(threads)
+        return verts, joints
+
+    def render(self, verts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(image (H, W) uint8, silhouette (H, W) uint8 0/1) of the posed mesh."""
+        v = verts
+        f = self.faces
+        fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])  # area-weighted face normals
+        vn = self.incidence @ fn
+        vn /= np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
+        shade = self.ambient + (1.0 - self.ambient) * np.clip(vn @ self.light, 0.0, 1.0)
+        colors = np.empty((len(v), 4), np.float32)
+        colors[:, :3] = shade[:, None]
+        colors[:, 3] = 1.0
+        pr = self.pr
+        prim = pr.Primitive(positions=v.astype(np.float32), color_0=colors, indices=self.indices,
+                            material=self.material)
+        node = self.scene.add(pr.Mesh([prim]))
+        try:
+            color, hit = self.renderer.render(self.scene, flags=self.flat)  # hit: depth, 0 = background
+            if self.seg is not None:
+                seg, _ = self.renderer.render(self.scene, flags=self.seg, seg_node_map={node: (255, 255, 255)})
+                hit = seg[:, :, 0]
+        finally:
+            self.scene.remove_node(node)
+        return color[:, :, 0], (hit > 0).astype(np.uint8)
+
