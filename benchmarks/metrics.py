@@ -1,6 +1,7 @@
 """Benchmark scenebench.metrics (mIoU, ARI, FG-ARI) against per-image reference loops.
 
 Usage: python benchmarks/metrics.py [--n 10000] [--size 64] [--k 7] [--seed 0]
+       python benchmarks/metrics.py --evaluate 20000 [--workers 1 2]   # end-to-end `evaluate`
 
 Builds N random-but-structured label maps (background + K-1 pasted
 rectangles/disks; later shapes occlude earlier ones), a prediction per image
@@ -14,12 +15,19 @@ permuted), then times
              (np.unique + loops over segments) + scipy linear_sum_assignment;
 
 checks that both agree to 1e-9 and prints timings and the speedup.
+
+``--evaluate N`` instead times ``scenebench.evaluate.evaluate`` end to end
+(read shards + submission in blocks, validate, score, merge) on an N-image
+multi-dSprites cis test split, for a label-map submission and for a soft
+mask-stack submission (K=5 float32), with each ``--workers`` count.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
 
@@ -111,6 +119,45 @@ def best_time(fn, repeat, *args):
     return best, res
 
 
+def bench_evaluate(n, workers, seed=0):
+    """Images/s of evaluate() on generated data with label and soft-mask submissions."""
+    import tempfile
+
+    from scenebench import submission
+    from scenebench.api import generate
+    from scenebench.evaluate import evaluate
+    from scenebench.reader import SplitReader
+
+    rng = np.random.default_rng(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = generate("multi_dsprites", "cis", tmp, num=n, splits=["test"])
+        gt = SplitReader(d, "test").read(0, n)
+        seg = gt["segmentation"].copy()
+        seg[rng.random(seg.shape) < 0.02] = 9
+        masks = np.concatenate([np.zeros((n, 1) + seg.shape[1:], np.float32), gt["masks"].astype(np.float32)], 1)
+        masks += rng.random(masks.shape, dtype=np.float32) * 0.05
+        subs = {}
+        for name, arrays in (("labels", dict(segmentation=seg, num_objects=gt["num_objects"])),
+                             (f"soft masks K={masks.shape[1]}", dict(masks=masks))):
+            t0 = time.perf_counter()
+            subs[name] = submission.write(os.path.join(tmp, f"{len(subs)}.h5"), dataset=d, split="test", method="b",
+                                          **arrays)
+            mb = os.path.getsize(subs[name]) / 1e6
+            print(f"write {name:18s} {n / (time.perf_counter() - t0):9.0f} images/s  ({mb:.1f} MB)")
+        del masks
+        evaluate(subs["labels"], d, workers=1)  # warm the page cache
+        for name, path in subs.items():
+            for w in workers:
+                # a fresh `scenebench evaluate` process, as a user runs it (imports and pool start included)
+                cmd = [sys.executable, "-m", "scenebench.cli", "evaluate", path, "--data", str(d), "-j", str(w),
+                       "--json", os.path.join(tmp, "r.json")]
+                t0 = time.perf_counter()
+                subprocess.run(cmd, check=True, capture_output=True)
+                dt = time.perf_counter() - t0
+                used = json.load(open(os.path.join(tmp, "r.json")))["workers"]
+                print(f"evaluate {name:18s} -j {w:<3d} ({used} used) {dt:7.2f} s  {n / dt:9.0f} images/s")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10000)
@@ -118,7 +165,12 @@ def main(argv=None):
     ap.add_argument("--k", type=int, default=7, help="labels per image incl. background")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3, help="take the best of this many runs of ours")
+    ap.add_argument("--evaluate", type=int, default=None, metavar="N",
+                    help="time end-to-end evaluate() on N generated images instead")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, os.cpu_count() or 1])
     args = ap.parse_args(argv)
+    if args.evaluate:
+        return bench_evaluate(args.evaluate, args.workers, args.seed)
 
     gt, pred = make_data(args.n, args.size, args.k, args.seed)
     print(f"data: {args.n} x {args.size}x{args.size} label maps, K={args.k}, "
