@@ -32,6 +32,7 @@ import numpy as np
 from scenebench.config import Preset, Split
 from scenebench.errors import ConfigError
 from scenebench.generator import Generator
+from scenebench.identity import RngSource, draw_rows
 from scenebench.registry import register_generator
 from scenebench.schema import Feature
 
@@ -50,7 +51,7 @@ class MultiMnistConfig:
     min_gap: int = 1  # pixels kept free between digits (8-connected)
     max_attempts: int = 100  # placement draws per digit before the scene is redrawn
     source: Literal["auto", "idx", "embedded"] = "auto"  # MNIST source, see generators/sources/mnist.py
-    mnist_dir: str = ""  # IDX directory; empty: $SCENEBENCH_MNIST_DIR or the cache (part of the identity)
+    mnist_dir: str = ""  # IDX directory; empty: $SCENEBENCH_MNIST_DIR or the cache (machine-local: not in the fingerprint)
     download: bool = False  # allow downloading the IDX files into the cache when missing
 
     def validate(self) -> None:
@@ -73,20 +74,20 @@ class MultiMnistConfig:
 
 @dataclass
 class DigitPool:
-    """The dataset's digits, rescaled, binarized and tight-cropped, in pool order."""
+    """The dataset's digits, rescaled, binarized and tight-cropped, in pool order.
+
+    ``pixels`` holds digit p's pixels (and its pixels grown by ``min_gap``)
+    as sprite ``p`` of a :class:`sprites.PixelBank`, for placing and
+    painting whole batches at once.
+    """
 
     source_index: np.ndarray  # (P,) index into the source's training digits
     labels: np.ndarray  # (P,) digit class
-    masks: list  # P x bool (h, w)
-    footprints: list  # P x mask dilated by min_gap, padded by min_gap
-    shapes: list  # P x (h, w)
-    areas: list  # P x pixel count
+    pixels: sprites.PixelBank
     source: dict  # the MNIST source's manifest facts
 
     def __post_init__(self):
         self.size = len(self.labels)
-        self.label_list = self.labels.tolist()  # python ints: fast scalar writes in the hot loop
-        self.index_list = self.source_index.tolist()
 
 
 def rescale_bilinear(images: np.ndarray, size: int) -> np.ndarray:
@@ -118,7 +119,8 @@ def binarize(values: np.ndarray) -> np.ndarray:
     return values >= 0.5
 
 
-def build_pool(data: "mnist_source.MnistData", pool_size: int, digit_size: int, gap: int, rng) -> DigitPool:
+def build_pool(data: "mnist_source.MnistData", pool_size: int, digit_size: int, gap: int, rng,
+               height: int = 64, width: int = 64) -> DigitPool:
     available = len(data)
     if pool_size > available:
         raise ConfigError(
@@ -129,22 +131,15 @@ def build_pool(data: "mnist_source.MnistData", pool_size: int, digit_size: int, 
     small = binarize(rescale_bilinear(data.images[index], digit_size))
     empty = ~small.any(axis=(1, 2))
     small[empty, digit_size // 2, digit_size // 2] = True  # a digit too faint to survive binarization: one pixel
-    grown = sprites.dilate(small, gap)  # (P, S + 2 gap, S + 2 gap)
-    masks, feet, shapes, areas = [], [], [], []
-    for p in range(pool_size):
-        m = small[p]
+    masks = []
+    for m in small:
         rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
-        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-        m = np.ascontiguousarray(m[r0:r1, c0:c1])
-        masks.append(m)
-        # the tight mask grown by gap and padded by gap (as sprites.dilate) is this crop of the grown canvas
-        feet.append(np.ascontiguousarray(grown[p, r0: r1 + 2 * gap, c0: c1 + 2 * gap]))
-        shapes.append(m.shape)
-        areas.append(int(m.sum()))
-    info = data.describe()
-    return DigitPool(index.astype(np.int64), data.labels[index].astype(np.int64), masks, feet, shapes,
-                     areas, info)
+        masks.append(m[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1])
+    return DigitPool(index.astype(np.int64), data.labels[index].astype(np.int64),
+                     sprites.pixel_bank(masks, height, width, gap), data.describe())
 
+
+SCENE_TRIES = 1000  # scene redraws before a config is declared impossible
 
 _SPLITS = {"train": Split(190_000), "test": Split(10_000),
            "test-7": Split(10_000, {"min_objects": 7, "max_objects": 7})}
@@ -152,9 +147,15 @@ _SPLITS = {"train": Split(190_000), "test": Split(10_000),
 
 @register_generator
 class MultiMnist(Generator):
+    LOCAL_FIELDS = ("mnist_dir", "download")  # the IDX files are pinned by SHA-256; where they lie is not identity
     name = "multi_mnist"
-    VERSION = "1.0.0"
-    RELEASE_NOTES = {"1.0.0": "First release: presets lavae-1k and lavae-10k (binary 15x15 digits, no overlap)."}
+    VERSION = "1.1.0"
+    RELEASE_NOTES = {
+        "1.0.0": "First release: presets lavae-1k and lavae-10k (binary 15x15 digits, no overlap).",
+        "1.1.0": "Scenes are drawn a whole batch at a time with numpy (about 2.5x faster). Same pool and "
+                 "distributions, but each sample reads its random stream in a new order (count, K pool digits, "
+                 "then placements), so the samples of a seed differ from 1.0.0.",
+    }
     Config = MultiMnistConfig
     description = "Multi-MNIST: binary 15x15 MNIST digits on 64x64, no overlap (LAVAE)"
     paper = "LAVAE (Dittadi & Winther 2019)"
@@ -187,7 +188,7 @@ class MultiMnist(Generator):
 
     def prepare(self, c: MultiMnistConfig, rng) -> DigitPool:
         data = mnist_source.load_cached("train", c.source, c.mnist_dir or None, download=c.download)
-        return build_pool(data, c.pool_size, c.digit_size, c.min_gap, rng)
+        return build_pool(data, c.pool_size, c.digit_size, c.min_gap, rng, c.height, c.width)
 
     def describe_assets(self, pool: DigitPool) -> dict:
         import hashlib
@@ -198,54 +199,60 @@ class MultiMnist(Generator):
                 "resize": "bilinear at pixel centres (= skimage resize order=1, anti_aliasing=False), round half up"}
 
     def draw_scene(self, rng: np.random.Generator, c: MultiMnistConfig, pool: DigitPool, out) -> None:
-        while not _place(rng, c, pool, out):  # a failed placement redraws the scene from the same stream
-            out.reset()
+        """One scene from ``rng``: the batch of one of :meth:`draw_batch`."""
+        self.draw_batch(RngSource(rng), c, pool, {k: v[None] for k, v in out.items()})
+
+    def draw_batch(self, source, c: MultiMnistConfig, pool: DigitPool, arrays) -> None:
+        """Draw and paint every scene of a batch with whole-batch numpy operations."""
+        K = c.max_objects
+        budget = 1 + K + 4 * K  # one scene with about one redrawn placement per digit
+        draw_rows(source, source.n, budget, lambda d, rows: _scenes(d, rows, c, pool, arrays))
 
 
-def _place(rng, c: MultiMnistConfig, pool: DigitPool, out) -> bool:
-    """Non-overlapping placement; False when a digit could not be placed in ``max_attempts`` tries."""
-    lo, K = c.min_objects, c.max_objects
-    # one draw for the count, every digit choice and every first placement try; redraws ask for more
-    u = rng.random(1 + 3 * K).tolist()
-    n = lo + int(u[0] * (K - lo + 1))
-    out["num_objects"][()] = n
-    if n == 0:
-        return True
-    g, H, W, P = c.min_gap, c.height, c.width, pool.size
-    occupied = np.zeros((H + 2 * g, W + 2 * g), bool) if n > 1 else None
-    image, seg = out["image"][:, :, 0], out["segmentation"]
-    label, index, bbox = out["objects/label"], out["objects/source_index"], out["objects/bbox"]
-    position, visible, depth = out["objects/position"], out["objects/visible_pixels"], out["objects/depth"]
-    shapes, footprints, masks = pool.shapes, pool.footprints, pool.masks
-    boxes = []  # (y0, x0, y1, x1) of placed digits in occupied's coordinates: a cheap pre-check
-    for k in range(n):
-        p = int(u[1 + k] * P)
-        h, w = shapes[p]
-        y, x = int(u[1 + K + 2 * k] * (H - h + 1)), int(u[2 + K + 2 * k] * (W - w + 1))
-        attempts = 1
-        while True:
-            hit = False
-            for (by0, bx0, by1, bx1) in boxes:  # footprints can only meet where boxes do
-                if y < by1 and by0 < y + h + 2 * g and x < bx1 and bx0 < x + w + 2 * g:
-                    hit = (occupied[y: y + h + 2 * g, x: x + w + 2 * g] & footprints[p]).any()
-                    break
-            if not hit:
-                break
-            if attempts == c.max_attempts:
-                return False
-            attempts += 1
-            v = rng.random(2).tolist()
-            y, x = int(v[0] * (H - h + 1)), int(v[1] * (W - w + 1))
-        mask = masks[p]
-        if k + 1 < n:
-            occupied[y + g: y + g + h, x + g: x + g + w] |= mask
-            boxes.append((y + g, x + g, y + g + h, x + g + w))  # occupied's coordinates
-        np.copyto(image[y: y + h, x: x + w], 255, where=mask)
-        np.copyto(seg[y: y + h, x: x + w], k + 1, where=mask)
-        label[k] = pool.label_list[p]
-        index[k] = pool.index_list[p]
-        bbox[k] = (x, y, x + w, y + h)
-        position[k] = (x + w * 0.5, y + h * 0.5)
-        visible[k] = pool.areas[p]
-        depth[k] = k
-    return True
+def _scenes(d, rows, c: MultiMnistConfig, pool: DigitPool, arrays) -> None:
+    """Draw the scenes of batch rows ``rows`` from ``d`` and write the finished ones into ``arrays``.
+
+    Stream of one sample, per scene try (at most SCENE_TRIES): the digit
+    count n, K pool digits (uniform), then each digit's placement tries, 2
+    values each (see :func:`sprites.place_apart`). After ``max_attempts``
+    failed tries for one digit the scene starts again further along the
+    stream.
+    """
+    R, K, lo = len(rows), c.max_objects, c.min_objects
+    px = pool.pixels
+    n = np.zeros(R, np.int64)
+    digits = np.zeros((R, K), np.int64)
+    y = np.zeros((R, K), np.int64)
+    x = np.zeros((R, K), np.int64)
+    pending = np.arange(R)
+    for _ in range(SCENE_TRIES):
+        if not pending.size:
+            break
+        u = d.take(pending, 1 + K)
+        nn = lo + (u[:, 0] * (K - lo + 1)).astype(np.int64)
+        pp = (u[:, 1:] * pool.size).astype(np.int64)
+        ok, yy, xx = sprites.place_apart(d, pending, nn, pp, px, c.max_attempts)
+        ok &= ~d.short[pending]
+        done = pending[ok]
+        n[done], digits[done], y[done], x[done] = nn[ok], pp[ok], yy[ok], xx[ok]
+        pending = d.live(pending[~ok])
+    else:
+        if pending.size:
+            raise RuntimeError(f"multi_mnist: no valid scene in {SCENE_TRIES} tries; lower max_objects or "
+                               "raise max_attempts")
+    fin = np.flatnonzero(~d.short)  # rows drawn in full; short ones are drawn again with more values
+    if not fin.size:
+        return
+    n, digits, y, x, out = n[fin], digits[fin], y[fin], x[fin], rows[fin]
+    sprites.paint(px, out, digits, y, x, n, seg=arrays["segmentation"], image=arrays["image"],
+                  colors=np.full((len(fin), K, 1), 255, np.uint8))
+    arrays["num_objects"][out] = n
+    j, k = np.nonzero(np.arange(K) < n[:, None])  # the digits present
+    p, o, yy, xx = digits[j, k], out[j], y[j, k], x[j, k]
+    h, w = px.sizes[p, 0], px.sizes[p, 1]
+    arrays["objects/label"][o, k] = pool.labels[p]
+    arrays["objects/source_index"][o, k] = pool.source_index[p]
+    arrays["objects/position"][o, k] = np.stack([xx + w * 0.5, yy + h * 0.5], -1)
+    arrays["objects/bbox"][o, k] = np.stack([xx, yy, xx + w, yy + h], -1)
+    arrays["objects/visible_pixels"][o, k] = px.npix[p]
+    arrays["objects/depth"][o, k] = k

@@ -37,7 +37,6 @@ one, a dihedral view, a ring period, a phase and colors of one random hue.
 
 from __future__ import annotations
 
-import colorsys
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -46,6 +45,7 @@ import numpy as np
 
 from scenebench.config import Preset, Split
 from scenebench.generator import Generator
+from scenebench.identity import RngSource, draw_rows
 from scenebench.registry import register_generator
 from scenebench.schema import Feature
 
@@ -135,11 +135,17 @@ class Assets:
     """Sprite bank (every shape x scale x orientation) with object-frame coordinates, and the wood bank.
 
     code = (shape * num_scales + scale) * num_orientations + orientation.
+    Sprite pixels are listed in ``pixels`` (a :class:`sprites.PixelBank`);
+    ``u, v`` are the object-frame coordinates of those pixels, which the
+    chessboard is drawn in.
     """
 
-    masks: list  # code -> bool (h, w), tight crop
-    coords: list  # code -> float32 (2, h, w): (u, v) object-frame coordinates for the chessboard
-    attrs: list  # code -> (shape index, scale, orientation)
+    pixels: sprites.PixelBank
+    u: np.ndarray  # (P,) float32, aligned with pixels.dy / dx
+    v: np.ndarray  # (P,) float32
+    shape: np.ndarray  # (N,) int8
+    scale: np.ndarray  # (N,) float32
+    orientation: np.ndarray  # (N,) float32
     count_cdf: np.ndarray
     wood: textures.WoodBank
 
@@ -147,9 +153,15 @@ class Assets:
 @register_generator
 class MultiTexture(Generator):
     name = "multi_texture"
-    VERSION = "1.0.0"
-    RELEASE_NOTES = {"1.0.0": "First release: presets cis (1-4 chessboard-textured shapes on wood, amodal masks) "
-                              "and cis-sequences (2 crossing objects, 20 frames, constant identities)."}
+    VERSION = "1.1.0"
+    RELEASE_NOTES = {
+        "1.0.0": "First release: presets cis (1-4 chessboard-textured shapes on wood, amodal masks) "
+                 "and cis-sequences (2 crossing objects, 20 frames, constant identities).",
+        "1.1.0": "Stills are drawn a whole batch at a time with numpy (about 3x faster). Same textures, shapes "
+                 "and distributions, but each sample reads its random stream in a new order (wood, count, "
+                 "chessboard colors with 7 values a try, layouts, chessboard cells), so the samples of a seed "
+                 "differ from 1.0.0; sequences change with the shared texture code.",
+    }
     Config = TextureConfig
     description = "Multi-Texture: chessboard-textured squares/ellipses on procedural wood (CIS), stills and sequences"
     paper = "CIS (Yang et al. 2020)"
@@ -185,124 +197,201 @@ class MultiTexture(Generator):
         ]
 
     def prepare(self, c: TextureConfig, rng) -> Assets:
-        masks, coords, attrs = [], [], []
+        masks, us, vs, attrs = [], [], [], []
         for si, shape in enumerate(c.shapes):
             for scale in c.scales:
                 for angle in c.orientations:
                     m = sprites.rasterize(shape, c.max_size, float(scale), float(angle))
                     h, w = m.shape
-                    dy, dx = np.mgrid[0:h, 0:w].astype(np.float64)
-                    dy -= (h - 1) / 2.0
-                    dx -= (w - 1) / 2.0
+                    dy, dx = np.nonzero(m)
+                    dy = dy - (h - 1) / 2.0
+                    dx = dx - (w - 1) / 2.0
                     # sprites rotate (row, col) by R(angle); map pixels back into the shape's own frame
                     ca, sa = math.cos(angle), math.sin(angle)
-                    uv = np.stack([ca * dy + sa * dx, -sa * dy + ca * dx]).astype(np.float32)
+                    us.append((ca * dy + sa * dx).astype(np.float32))
+                    vs.append((-sa * dy + ca * dx).astype(np.float32))
                     masks.append(m)
-                    coords.append(uv)
-                    attrs.append((si, float(scale), float(angle)))
+                    attrs.append((si, scale, angle))
+        shape, scale, angle = (np.array(a) for a in zip(*attrs))
         cdf = np.cumsum(np.asarray(c.count_probs, np.float64))
         cdf /= cdf[-1]
         wood = textures.wood_bank(rng, c.height, c.width, n=c.wood_bank_size)
-        return Assets(masks, coords, attrs, cdf, wood)
+        return Assets(sprites.pixel_bank(masks, c.height, c.width), np.concatenate(us), np.concatenate(vs),
+                      shape.astype(np.int8), scale.astype(np.float32), angle.astype(np.float32), cdf, wood)
 
     def describe_assets(self, assets: Assets) -> dict:
-        return {"sprites": len(assets.masks), "wood_fields": int(len(assets.wood.rings))}
+        return {"sprites": len(assets.pixels), "wood_fields": int(len(assets.wood.rings))}
 
     def draw_scene(self, rng: np.random.Generator, c: TextureConfig, assets: Assets, out) -> None:
+        """One scene (or sequence) from ``rng``: the batch of one of :meth:`draw_batch`."""
+        self.draw_batch(RngSource(rng), c, assets, {k: v[None] for k, v in out.items()})
+
+    def draw_batch(self, source, c: TextureConfig, assets: Assets, arrays) -> None:
+        """Stills: the whole batch with numpy operations; sequences: one sequence at a time."""
         if c.num_frames:
-            _draw_sequence(rng, c, assets, out)
-        else:
-            _draw_still(rng, c, assets, out)
+            for j in range(source.n):
+                _draw_sequence(source.rng(j), c, assets, {k: v[j, ...] for k, v in arrays.items()})
+            return
+        K = c.max_objects
+        # one scene with one color pair and one layout try, plus room for a few redraws
+        budget = textures.WOOD_DRAWS + 1 + COLOR_DRAWS * K + 3 * K + 3 * K + 24
+        draw_rows(source, source.n, budget, lambda d, rows: _stills(d, rows, c, assets, arrays))
 
 
 # ---------------------------------------------------------------- shared pieces
-def _color_pairs(rng, c: TextureConfig, n: int) -> np.ndarray:
-    """Each object's two chessboard colors, (n, 2, 3) uint8; a pair without enough contrast is redrawn."""
-    pairs = []
-    rows = rng.random((n, 9)).tolist()
-    k = 0
-    while k < n:
-        u = rows[k]
-        shift = c.palette == "hue_shift" or (c.palette == "mixed" and u[8] < 0.5)
-        if shift:  # one saturation, hues a quarter to three quarters apart
-            s1 = s2 = 0.5 + 0.5 * u[1]
-            h2, v1, v2 = u[0] + 0.25 + 0.5 * u[3], 0.55 + 0.45 * u[2], 0.3 + 0.7 * u[5]
-        else:  # two independent colors
-            s1, s2, h2 = 0.3 + 0.7 * u[1], 0.3 + 0.7 * u[4], u[3]
-            v1, v2 = 0.3 + 0.7 * u[2], 0.3 + 0.7 * u[6]
-        a = [round(x * 255) for x in colorsys.hsv_to_rgb(u[0], s1, v1)]
-        b = [round(x * 255) for x in colorsys.hsv_to_rgb(h2 % 1.0, s2, v2)]
-        if max(abs(x - y) for x, y in zip(a, b)) >= c.min_contrast:
-            pairs.append((a, b))
-            k += 1
-        else:
-            rows[k] = rng.random(9).tolist()
-    return np.array(pairs, np.uint8).reshape(n, 2, 3)
+COLOR_DRAWS = 7  # uniform values per chessboard color pair try
 
 
-def _texture(rng, c: TextureConfig, assets: Assets, code: int, colors: np.ndarray):
-    """(texture (h, w, 3) uint8, cell size) of one object with chessboard ``colors`` (2, 3)."""
-    u = rng.random(3)
-    cell = c.cell_size_min + int(u[0] * (c.cell_size_max - c.cell_size_min + 1))
-    uv = assets.coords[code]
-    idx = textures.chessboard(uv[0], uv[1], cell, u[1] * cell, u[2] * cell)
-    return np.take(colors, idx, axis=0), cell
+def color_pairs(u: np.ndarray, c: TextureConfig):
+    """Chessboard color pairs from ``u`` (R, COLOR_DRAWS) uniforms: ((R, 2, 3) uint8, (R,) enough contrast).
+
+    u = (hue 1, saturation 1, value 1, hue 2, saturation 2, value 2, kind).
+    Either a hue-shifted pair sharing its saturation (hue 2 a quarter to
+    three quarters from hue 1) or two independent colors (``palette``;
+    mixed: kind < 0.5 picks the shifted pair). A pair whose colors differ
+    by less than ``min_contrast`` in every channel is to be redrawn.
+    """
+    shift = np.full(len(u), c.palette == "hue_shift") if c.palette != "mixed" else u[:, 6] < 0.5
+    s1 = np.where(shift, 0.5 + 0.5 * u[:, 1], 0.3 + 0.7 * u[:, 1])
+    s2 = np.where(shift, s1, 0.3 + 0.7 * u[:, 4])
+    h2 = np.where(shift, u[:, 0] + 0.25 + 0.5 * u[:, 3], u[:, 3])
+    v1 = np.where(shift, 0.55 + 0.45 * u[:, 2], 0.3 + 0.7 * u[:, 2])
+    v2 = 0.3 + 0.7 * u[:, 5]
+    pair = np.stack([textures.hsv_to_rgb(u[:, 0], s1, v1), textures.hsv_to_rgb(h2, s2, v2)], axis=1)
+    contrast = np.abs(pair[:, 0].astype(np.int16) - pair[:, 1]).max(-1)
+    return pair, contrast >= c.min_contrast
 
 
-def _paste(image, seg, amodal, k, tex, mask, y, x):
-    h, w = mask.shape
-    np.copyto(image[y: y + h, x: x + w], tex, where=mask[:, :, None])
-    np.copyto(seg[y: y + h, x: x + w], k + 1, where=mask)
-    amodal[k, y: y + h, x: x + w] = mask
+def _draw_colors(d, rows, n, c: TextureConfig, tries: int = 1000) -> np.ndarray:
+    """Chessboard color pairs (R, K, 2, 3) uint8 of the scenes at ``rows`` of ``d`` with ``n`` objects.
+
+    In rounds: each object still without colors takes COLOR_DRAWS values
+    (objects in slot order) and keeps the pair if it has ``min_contrast``.
+    """
+    K = c.max_objects
+    colors = np.zeros((len(rows), K, 2, 3), np.uint8)
+    need = np.arange(K) < n[:, None]
+    todo = np.arange(len(rows))
+    for _ in range(tries):
+        todo = todo[need[todo].any(1) & ~d.short[rows[todo]]]
+        if not todo.size:
+            return colors
+        j, k = np.nonzero(need[todo])
+        u = d.take_ragged(rows[todo], need[todo].sum(1) * COLOR_DRAWS).reshape(-1, COLOR_DRAWS)
+        pair, good = color_pairs(u, c)
+        j, k = todo[j[good]], k[good]
+        colors[j, k] = pair[good]
+        need[j, k] = False
+    raise RuntimeError(f"multi_texture: no chessboard colors {c.min_contrast} apart in {tries} tries; "
+                       "lower min_contrast")
 
 
-def _record_static(out, k, attrs, colors, cell):
-    out["objects/shape"][k] = attrs[0]
-    out["objects/scale"][k] = attrs[1]
-    out["objects/orientation"][k] = attrs[2]
-    out["objects/depth"][k] = k
-    out["objects/color"][k] = colors
-    out["objects/cell_size"][k] = cell
+def texture_params(u: np.ndarray, c: TextureConfig):
+    """Chessboard cell size (int64) and phase offsets (float64, pixels) from ``u`` (..., 3) uniforms."""
+    cell = c.cell_size_min + (u[..., 0] * (c.cell_size_max - c.cell_size_min + 1)).astype(np.int64)
+    return cell, u[..., 1] * cell, u[..., 2] * cell
+
+
+def paint_textured(assets: Assets, rows, codes, y, x, n, cell, off_u, off_v, colors, image, masks=None) -> None:
+    """Paint chessboard-textured sprites back to front, for many scenes (or frames) at once.
+
+    Scene j goes to row ``rows[j]`` of ``image`` (B, H, W, 3) and of the
+    amodal ``masks`` (B, K, H, W); its sprites ``codes[j, :n[j]]`` sit at
+    top-left corners ``y, x``; ``cell, off_u, off_v`` (R, K) are their
+    chessboards, ``colors`` (R, K, 2, 3) uint8 their two colors.
+    """
+    px = assets.pixels
+    HW = px.height * px.width
+    K = codes.shape[1]
+    pixels = sprites.rgb_items(image)
+    flat_masks = None if masks is None else masks.reshape(-1)
+    for k in range(K):
+        j = np.flatnonzero(n > k)
+        if not j.size:
+            continue
+        code = codes[j, k]
+        lens = px.npix[code]
+        pix = sprites.ragged(px.start[code], lens)
+        corner = y[j, k] * px.width + x[j, k]
+        lin = np.repeat(rows[j] * HW + corner, lens)
+        lin += px.offset[pix]
+        parity = textures.chessboard(assets.u[pix], assets.v[pix], cell[j, k], off_u[j, k], off_v[j, k], lens)
+        parity += np.repeat(np.arange(0, 2 * len(j), 2), lens)  # index into the (objects x 2) colors
+        pixels[lin] = sprites.rgb_items(np.ascontiguousarray(colors[j, k])).take(parity)
+        if flat_masks is not None:
+            lin = np.repeat((rows[j] * K + k) * HW + corner, lens)
+            lin += px.offset[pix]
+            flat_masks[lin] = True
+
+
+def _record_objects(arrays, out, n, codes, y, x, colors, cell, visible, assets: Assets) -> None:
+    """Per-object attributes of finished scenes ``out`` (rows of ``arrays``); stills: one frame."""
+    K = codes.shape[1]
+    px = assets.pixels
+    j, k = np.nonzero(np.arange(K) < n[:, None])
+    code, o, yy, xx = codes[j, k], out[j], y[j, k], x[j, k]
+    h, w = px.sizes[code, 0], px.sizes[code, 1]
+    arrays["objects/shape"][o, k] = assets.shape[code]
+    arrays["objects/scale"][o, k] = assets.scale[code]
+    arrays["objects/orientation"][o, k] = assets.orientation[code]
+    arrays["objects/depth"][o, k] = k
+    arrays["objects/color"][o, k] = colors[j, k]
+    arrays["objects/cell_size"][o, k] = cell[j, k]
+    arrays["objects/position"][o, k] = np.stack([xx + w / 2.0, yy + h / 2.0], -1)
+    arrays["objects/bbox"][o, k] = np.stack([xx, yy, xx + w, yy + h], -1)
+    arrays["objects/visible_pixels"][o, k] = visible[j, k]
 
 
 # ---------------------------------------------------------------- stills
-def _draw_still(rng, c: TextureConfig, assets: Assets, out) -> None:
-    H, W = c.height, c.width
-    n = c.min_objects + int(np.searchsorted(assets.count_cdf, rng.random(), side="right"))
-    n = min(n, c.max_objects)
-    image = out["image"]
-    bg_colors = textures.wood(rng, assets.wood, image, c.background_hue_range, c.ring_period_range)
-    bg = image.copy()
-    colors = _color_pairs(rng, c, n)
-    seg, amodal = out["segmentation"], out["masks"]
-    for attempt in range(c.max_attempts):
-        codes = rng.integers(0, len(assets.masks), size=n)
-        corners = rng.random((n, 2))
-        if attempt:  # out starts padded; a redraw restores the padding and the background
-            out.reset()
-            image[...] = bg
-        boxes, texs = [], []
-        for k in range(n):
-            mask = assets.masks[codes[k]]
-            h, w = mask.shape
-            y, x = int(corners[k, 0] * (H - h + 1)), int(corners[k, 1] * (W - w + 1))
-            tex = _texture(rng, c, assets, codes[k], colors[k])
-            _paste(image, seg, amodal, k, tex[0], mask, y, x)
-            boxes.append((y, x, h, w))
-            texs.append(tex)
-        visible = np.bincount(seg.ravel(), minlength=n + 1)[1:]
-        if visible.min() >= c.min_visible:
+def _stills(d, rows, c: TextureConfig, assets: Assets, arrays) -> None:
+    """Draw the still scenes of batch rows ``rows`` from ``d``; write the finished ones into ``arrays``.
+
+    Stream of one sample: the wood (WOOD_DRAWS values), the object count
+    (1), the chessboard colors (see :func:`_draw_colors`), then layout tries of K sprite codes and K corners
+    (3K values each) until every object keeps ``min_visible`` pixels, then
+    each object's chessboard cell size and phase (3K values).
+    """
+    R, K, H, W = len(rows), c.max_objects, c.height, c.width
+    px = assets.pixels
+    all_rows = np.arange(R)
+    wood_u = d.take(all_rows, textures.WOOD_DRAWS)
+    n = c.min_objects + np.searchsorted(assets.count_cdf, d.take(all_rows, 1)[:, 0], side="right")
+    n = np.minimum(n, K)
+    colors = _draw_colors(d, all_rows, n, c)
+    codes = np.zeros((R, K), np.int64)
+    y = np.zeros((R, K), np.int64)
+    x = np.zeros((R, K), np.int64)
+    visible = np.zeros((R, K), np.int64)
+    seg = np.zeros((R, H * W), np.uint8)
+    todo = d.live(all_rows)
+    for _ in range(c.max_attempts):
+        u = d.take(todo, 3 * K)
+        cc = (u[:, :K] * len(px)).astype(np.int64)
+        yy = (u[:, K::2] * (H - px.sizes[cc, 0] + 1)).astype(np.int64)
+        xx = (u[:, K + 1::2] * (W - px.sizes[cc, 1] + 1)).astype(np.int64)
+        seg[todo] = 0
+        vis = sprites.paint_visible(px, todo, cc, yy, xx, n[todo], seg)
+        good = np.where(np.arange(K) < n[todo, None], vis, c.min_visible).min(1) >= c.min_visible
+        done = todo[good]
+        codes[done], y[done], x[done], visible[done] = cc[good], yy[good], xx[good], vis[good]
+        todo = d.live(todo[~good])
+        if not todo.size:
             break
     else:
         raise RuntimeError(f"multi_texture: no valid scene in {c.max_attempts} attempts; lower min_visible or max_size")
-    out["num_objects"][()] = n
-    out["background/color"][...] = bg_colors
-    for k in range(n):
-        y, x, h, w = boxes[k]
-        _record_static(out, k, assets.attrs[codes[k]], colors[k], texs[k][1])
-        out["objects/position"][k] = (x + w / 2.0, y + h / 2.0)
-        out["objects/bbox"][k] = (x, y, x + w, y + h)
-        out["objects/visible_pixels"][k] = visible[k]
+    cell, off_u, off_v = texture_params(d.take(all_rows, 3 * K).reshape(R, K, 3), c)
+    fin = np.flatnonzero(~d.short)  # rows drawn in full; short ones are drawn again with more values
+    if not fin.size:
+        return
+    out = rows[fin]
+    n, codes, y, x, colors, cell = n[fin], codes[fin], y[fin], x[fin], colors[fin], cell[fin]
+    image = arrays["image"]
+    bg = textures.wood(assets.wood, wood_u[fin], image, out, c.background_hue_range, c.ring_period_range)
+    arrays["segmentation"][out] = seg[fin].reshape(-1, H, W)
+    paint_textured(assets, out, codes, y, x, n, cell, off_u[fin], off_v[fin], colors, image, arrays["masks"])
+    arrays["num_objects"][out] = n
+    arrays["background/color"][out] = bg
+    _record_objects(arrays, out, n, codes, y, x, colors, cell, visible[fin], assets)
 
 
 # ---------------------------------------------------------------- sequences
@@ -333,39 +422,55 @@ def _trajectories(rng, c: TextureConfig, sizes) -> np.ndarray | None:
 
 
 def _draw_sequence(rng, c: TextureConfig, assets: Assets, out) -> None:
-    T, K = c.num_frames, 2
+    """One sequence from ``rng`` into ``out`` (this sample's (T, ...) arrays, padded)."""
+    T, K, H, W = c.num_frames, 2, c.height, c.width
     ns, no = c.num_scales, c.num_orientations
-    image = out["image"]
-    bg_colors = textures.wood(rng, assets.wood, image[0], c.background_hue_range, c.ring_period_range)
-    bg = image[0].copy()
+    px = assets.pixels
+    wood_u = rng.random((1, textures.WOOD_DRAWS))
     s0 = int(rng.integers(0, len(c.shapes)))
+    seg = np.zeros((T, H * W), np.uint8)
+    frames = np.arange(T)
     for _ in range(c.max_attempts):
         shapes = [(k + s0) % len(c.shapes) for k in range(K)]
-        codes = [(s * ns + int(rng.integers(0, ns))) * no + int(rng.integers(0, no)) for s in shapes]
-        sizes = [assets.masks[code].shape for code in codes]
-        corners = _trajectories(rng, c, sizes)
+        codes = np.array([(s * ns + int(rng.integers(0, ns))) * no + int(rng.integers(0, no)) for s in shapes])
+        corners = _trajectories(rng, c, px.sizes[codes])
         if corners is None:
             continue
-        colors = _color_pairs(rng, c, K)
-        texs = [_texture(rng, c, assets, code, colors[k]) for k, code in enumerate(codes)]
-        out.reset()
-        image[...] = bg
-        seg, amodal = out["segmentation"], out["masks"]
-        for t in range(T):
-            for k in range(K):
-                _paste(image[t], seg[t], amodal[t], k, texs[k][0], assets.masks[codes[k]], *corners[t, k])
-        visible = np.stack([np.bincount(seg[t].ravel(), minlength=K + 1)[1:] for t in range(T)])
-        if visible.min() >= c.min_visible and (amodal[:, 0] & amodal[:, 1]).any():
+        for _ in range(1000):
+            pair, good = color_pairs(rng.random((K, COLOR_DRAWS)), c)
+            if good.all():
+                break
+        else:
+            raise RuntimeError(f"multi_texture: no chessboard colors {c.min_contrast} apart in 1000 tries; "
+                               "lower min_contrast")
+        cell, off_u, off_v = texture_params(rng.random((K, 3)), c)
+        seg[...] = 0
+        every = np.broadcast_to(codes, (T, K))
+        visible = sprites.paint_visible(px, frames, every, corners[..., 0], corners[..., 1], np.full(T, K), seg)
+        # the front object hides part of the back one in some frame: the objects cross
+        if visible.min() >= c.min_visible and (visible[:, 0] < px.npix[codes[0]]).any():
             break
     else:
         raise RuntimeError(f"multi_texture: no valid sequence in {c.max_attempts} attempts; "
                            "lower min_visible, speed_range or max_size")
+    image = out["image"]
+    bg = textures.wood(assets.wood, wood_u, image, None, c.background_hue_range, c.ring_period_range)
+    image[1:] = image[0]
+    out["segmentation"][...] = seg.reshape(T, H, W)
+    rep = lambda a: np.broadcast_to(a, (T,) + a.shape)  # noqa: E731  constant over the sequence
+    paint_textured(assets, frames, every, corners[..., 0], corners[..., 1], np.full(T, K), rep(cell), rep(off_u),
+                   rep(off_v), rep(pair), image, out["masks"])
     out["num_objects"][()] = K
-    out["background/color"][...] = bg_colors
-    hw = np.array([s[::-1] for s in sizes], np.float64)  # (K, 2) as (w, h)
+    out["background/color"][...] = bg[0]
+    hw = px.sizes[codes][:, ::-1].astype(np.float64)  # (K, 2) as (w, h)
     xy = corners[:, :, ::-1]  # (T, K, 2) as (x, y)
     out["objects/position"][...] = xy + hw / 2.0
     out["objects/bbox"][...] = np.concatenate([xy, xy + hw.astype(np.int64)], axis=-1)
     out["objects/visible_pixels"][...] = visible
-    for k in range(K):
-        _record_static(out, k, assets.attrs[codes[k]], colors[k], texs[k][1])
+    k = np.arange(K)
+    out["objects/shape"][k] = assets.shape[codes]
+    out["objects/scale"][k] = assets.scale[codes]
+    out["objects/orientation"][k] = assets.orientation[codes]
+    out["objects/depth"][k] = k
+    out["objects/color"][k] = pair
+    out["objects/cell_size"][k] = cell

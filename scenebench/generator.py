@@ -15,6 +15,7 @@ what a sample is and how to draw one::
         def prepare(self, config, rng): ...      # optional dataset-level assets
         def draw_scene(self, rng, config, assets, out): ...  # fill out's arrays
         def render_batch(self, config, assets, arrays): ...  # optional vectorised pixels
+        def draw_batch(self, source, config, assets, arrays): ...  # optional: a whole batch at once
 
 ``out`` is a :class:`~scenebench.schema.Row`: writable views of this sample's
 slot in the shard buffer, pre-filled with each feature's padding value, so a
@@ -89,6 +90,19 @@ class Generator:
         batch's (n, ...) arrays. It draws no random numbers, so a sample
         redrawn alone (a batch of one) is identical.
         """
+
+    # Optional, found with getattr by the core (scenebench.shards):
+    #
+    #   def draw_batch(self, source, config, assets, arrays) -> None
+    #
+    # draws a whole batch at once, vectorised, instead of one ``draw_scene``
+    # call per sample. ``source`` is a :class:`~scenebench.identity.StreamSource`:
+    # ``source.n`` samples, ``source(rows, m)`` gives the first ``m`` uniforms
+    # of the streams of the samples at batch positions ``rows`` (exactly what
+    # their per-sample generators' ``random(m)`` would give) and
+    # ``source.rng(j)`` is sample ``j``'s generator. Each sample must still
+    # depend only on its own stream, so a batch of one (``draw_sample``) and
+    # any batching give the same bytes.
 
 
 @dataclass(frozen=True)

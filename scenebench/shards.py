@@ -18,7 +18,7 @@ import numpy as np
 
 from .generator import DatasetSpec
 from .identity import SCHEMA_VERSION, SampleStreams, canonical_json, dataset_rng
-from .schema import Batch, create_datasets
+from .schema import Batch, batch_samples, create_datasets, write_rows
 
 TARGET_SHARD_BYTES = 64 * 2**20  # uncompressed bytes per shard
 MAX_SHARD_SAMPLES = 10_000
@@ -74,17 +74,39 @@ def split_assets(spec: DatasetSpec, split: str, config=None):
     return _ASSETS[key]
 
 
+class SplitDrawer:
+    """Draws samples of one split; generator, config, assets and streams are resolved once."""
+
+    def __init__(self, spec: DatasetSpec, split: str):
+        self.gen = spec.generator()
+        self.config = spec.split_config(split)
+        self.assets = split_assets(spec, split, self.config)
+        self.streams = SampleStreams(spec.seed, split)
+        self.features = self.gen.features(self.config)
+
+    def into(self, first: int, count: int, batch: Batch) -> dict:
+        """Draw samples ``first .. first+count-1`` into the first ``count`` slots of a padded ``batch``.
+
+        Returns the ``{feature: (count, ...) array}`` views that were filled.
+        """
+        gen, config, assets = self.gen, self.config, self.assets
+        arrays = batch.head(count)
+        draw_batch = getattr(gen, "draw_batch", None)
+        if draw_batch is not None:  # the generator draws the whole batch itself, from the same streams
+            draw_batch(self.streams.source(np.arange(first, first + count)), config, assets, arrays)
+        else:
+            draw_scene, rng = gen.draw_scene, self.streams.rng
+            for j in range(count):
+                draw_scene(rng(first + j), config, assets, batch.row(j, first + j))
+        gen.render_batch(config, assets, arrays)
+        return arrays
+
+
 def draw(spec: DatasetSpec, split: str, first: int, count: int) -> Batch:
     """Draw samples ``first .. first+count-1`` of ``split`` into a new :class:`Batch`."""
-    gen = spec.generator()
-    config = spec.split_config(split)
-    assets = split_assets(spec, split, config)
-    batch = Batch(gen.features(config), count)
-    streams = SampleStreams(spec.seed, split)
-    draw_scene = gen.draw_scene
-    for j in range(count):
-        draw_scene(streams.rng(first + j), config, assets, batch.row(j, first + j))
-    gen.render_batch(config, assets, batch.arrays)
+    drawer = SplitDrawer(spec, split)
+    batch = Batch(drawer.features, count)
+    drawer.into(first, count, batch)
     return batch
 
 
@@ -123,13 +145,18 @@ def shard_attrs(task: ShardTask) -> dict:
 def write_shard(task: ShardTask) -> dict:
     """Draw and write one shard atomically; return its manifest entry.
 
-    The file is written under a temporary name in the same directory, flushed
-    to disk and renamed, so a final name always holds a complete shard.
+    Samples are drawn into one reused buffer of :func:`batch_samples` samples
+    and written batch by batch. The file is written under a temporary name in
+    the same directory, flushed to disk and renamed, so a final name always
+    holds a complete shard.
     """
     import h5py
 
     spec = DatasetSpec.from_dict(task.spec)
-    batch = draw(spec, task.split, task.first_index, task.num_samples)
+    drawer = SplitDrawer(spec, task.split)
+    n = task.num_samples
+    step = batch_samples(drawer.features)
+    batch = Batch(drawer.features, min(step, n))
     final = task.path
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f"{final.name}.tmp-{uuid.uuid4().hex[:12]}")
@@ -141,15 +168,47 @@ def write_shard(task: ShardTask) -> dict:
             for k, v in shard_attrs(task).items():
                 f.attrs[k] = v
             f.attrs["identity"] = canonical_json({k: v for k, v in task.spec.items()})
-            create_datasets(f, batch.features, task.num_samples, batch.arrays)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        digest = sha256_file(tmp)
+            datasets = create_datasets(f, batch.features, n)
+            # draw and write batch by batch; a batch is a whole number of chunks of every dataset
+            for start in range(0, n, step):
+                count = min(step, n - start)
+                if start:
+                    batch.reset(count)
+                write_rows(datasets, drawer.into(task.first_index + start, count, batch), start)
+        digest = _hash_while_syncing(tmp)
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return shard_entry(task, digest)
+
+
+def _hash_while_syncing(path: Path) -> str:
+    """SHA-256 of a written file, computed while another thread flushes it to disk (fsync).
+
+    The flush mostly waits on the disk, so hashing the page-cached bytes in
+    the meantime hides most of it; both must finish before the file is renamed.
+    """
+    import threading
+
+    error = []
+
+    def sync():
+        try:
+            with open(path, "rb+") as fh:
+                os.fsync(fh.fileno())
+        except BaseException as exc:  # re-raised in the calling thread
+            error.append(exc)
+
+    syncer = threading.Thread(target=sync, name="scenebench-fsync")
+    syncer.start()
+    try:
+        digest = sha256_file(path)
+    finally:
+        syncer.join()
+    if error:
+        raise error[0]
+    return digest
 
 
 def shard_entry(task: ShardTask, digest: str) -> dict:

@@ -6,6 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from scenebench.generators.multi_dsprites import MultiDSprites
+
+DSPRITES_VERSION = MultiDSprites.VERSION
+
 from conftest import read_split
 
 
@@ -27,7 +31,7 @@ def test_help_and_list_are_light():
             "r = CliRunner().invoke(main, ['list']); assert r.exit_code == 0, r.output; "
             "print(r.output); print(sorted(m for m in ('torch', 'h5py', 'distributed', 'pyrender', 'skimage') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "multi_dsprites" in out and "lavae" in out and "test-7 10,000" in out and "v1.0.0" in out
+    assert "multi_dsprites" in out and "lavae" in out and "test-7 10,000" in out and f"v{DSPRITES_VERSION}" in out
     assert out.strip().splitlines()[-1] == "[]"
     assert "generate" in run("--help").stdout
 
@@ -66,7 +70,7 @@ def test_generate_prints_directory_and_show(tmp_path, cli):
 def test_bad_generate_input(tmp_path, cli, args, needle):
     res = cli(*args, "--out", tmp_path / "o")
     assert_clean_error(res, needle)
-    assert not (tmp_path / "o" / "multi_dsprites" / "lavae" / "v1.0.0-seed0" / "manifest.json").exists()
+    assert not (tmp_path / "o" / "multi_dsprites" / "lavae" / f"v{DSPRITES_VERSION}-seed0" / "manifest.json").exists()
 
 
 def test_unwritable_output(tmp_path, cli):
@@ -82,13 +86,13 @@ def test_unwritable_output(tmp_path, cli):
 def test_different_dataset_at_output_is_not_overwritten(tmp_path, cli):
     args = ["generate", "multi_dsprites", "--num", "10", "--out", tmp_path, "--workers", "1", "--split", "test"]
     assert cli(*args).exit_code == 0
-    d = tmp_path / "multi_dsprites/lavae/v1.0.0-seed0"
+    d = tmp_path / f"multi_dsprites/lavae/v{DSPRITES_VERSION}-seed0"
     before = {p: p.read_bytes() for p in d.rglob("*") if p.is_file()}
     res = cli(*args[:-2], "--split", "test", "--set", "max_objects=2")
     assert_clean_error(res, "holds a different dataset", "max_objects")
     assert {p: p.read_bytes() for p in d.rglob("*") if p.is_file()} == before
     # a foreign directory is not taken over either
-    foreign = tmp_path / "x" / "multi_dsprites/lavae/v1.0.0-seed0"
+    foreign = tmp_path / "x" / f"multi_dsprites/lavae/v{DSPRITES_VERSION}-seed0"
     foreign.mkdir(parents=True)
     (foreign / "notes.txt").write_text("mine")
     assert_clean_error(cli(*args[:4], "--out", tmp_path / "x"), "is not a scenebench dataset")

@@ -1,5 +1,4 @@
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 from conftest import assert_same_arrays, read_split
 from scenebench.api import generate
 from scenebench.generator import resolve
+from scenebench.generators.multi_dsprites import MultiDSprites
 from scenebench.shards import draw_sample
 from scenebench.verify import verify
 
@@ -24,7 +24,7 @@ def _all_splits(directory):
 
 def test_layout_manifest_and_card(small_lavae):
     d = Path(small_lavae)
-    assert d.parts[-3:] == ("multi_dsprites", "lavae", "v1.0.0-seed0")
+    assert d.parts[-3:] == ("multi_dsprites", "lavae", f"v{MultiDSprites.VERSION}-seed0")
     m = json.loads((d / "manifest.json").read_text())
     assert m["schema_version"] == 1
     assert m["fingerprint"] == resolve("multi_dsprites", "lavae", num=120).fingerprint
@@ -77,7 +77,7 @@ def test_resume_after_sigkill(tmp_path, small_cis):
     cmd = [sys.executable, "-m", "scenebench.cli", "generate", "multi_dsprites", "--preset", "cis",
            "--num", "200", "--shard-size", "1", "--out", str(root), "--workers", "1", "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    d = root / "multi_dsprites/cis/v1.0.0-seed0"
+    d = root / f"multi_dsprites/cis/v{MultiDSprites.VERSION}-seed0"
     deadline = time.time() + 60
     while time.time() < deadline:  # kill once some, not all, shards are written
         if d.joinpath("test").is_dir() and len(list(d.joinpath("test").glob("shard-*.h5"))) >= 3:
@@ -184,3 +184,67 @@ def test_cis_conformance_occlusion_and_amodal_masks(small_cis):
         assert (a["objects/depth"][i, :k] == np.arange(k)).all()
     # random colored backgrounds: many distinct background colors
     assert len({tuple(a["image"][i, 0, 0]) for i in range(len(n)) if seg[i, 0, 0] == 0}) > 50
+
+
+@pytest.mark.parametrize("family, preset, split", [
+    ("multi_dsprites", "lavae", "test-7"), ("multi_dsprites", "cis", "train"), ("multi_texture", "cis", "train"),
+])
+def test_batch_drawing_equals_one_scene_at_a_time(family, preset, split, monkeypatch):
+    """draw_batch gives each sample what draw_scene draws from its own generator, whatever the value budget."""
+    import importlib
+
+    from scenebench import identity
+    from scenebench.schema import Batch
+    from scenebench.shards import SplitDrawer, draw
+
+    spec = resolve(family, preset, num=40)
+    ref = draw(spec, split, 0, 40).arrays
+    module = importlib.import_module(type(spec.generator()).__module__)
+    # a budget of 4 values per sample: almost every scene runs short and is drawn again with more
+    monkeypatch.setattr(module, "draw_rows", lambda source, n, budget, fn: identity.draw_rows(source, n, 1, fn))
+    assert_same_arrays(ref, draw(spec, split, 0, 40).arrays)
+    assert_same_arrays({k: v[7:20] for k, v in ref.items()}, draw(spec, split, 7, 13).arrays)
+    drawer = SplitDrawer(spec, split)
+    for i in (0, 13, 39):
+        batch = Batch(drawer.features, 1)
+        drawer.gen.draw_scene(identity.sample_rng(spec.seed, split, i), drawer.config, drawer.assets, batch.row(0, i))
+        drawer.gen.render_batch(drawer.config, drawer.assets, batch.arrays)
+        assert_same_arrays({k: v[i: i + 1] for k, v in ref.items()}, batch.arrays)
+
+
+def test_shard_drawn_and_written_in_several_batches(tmp_path, monkeypatch):
+    from scenebench import schema
+
+    kw = dict(num=150, shard_size=150, workers=1, splits=["train"])
+    one = generate("multi_dsprites", "cis", tmp_path / "one", **kw)
+    spec = resolve("multi_dsprites", "cis")
+    feats = spec.generator().features(spec.split_config("train"))
+    for f in feats:  # a batch is a whole number of chunks of every dataset
+        assert schema.batch_samples(feats) % f.chunk_samples() == 0
+        assert f.chunk_samples() & (f.chunk_samples() - 1) == 0
+    monkeypatch.setattr(schema, "MAX_BATCH_SAMPLES", 64)
+    assert schema.batch_samples(feats) == 64  # 64 + 64 + 22 samples
+    several = generate("multi_dsprites", "cis", tmp_path / "several", **kw)
+    assert_same_arrays(read_split(one, "train"), read_split(several, "train"))
+    assert verify(several).ok
+
+
+@pytest.mark.parametrize("overrides", [{"colors": "hsv", "background": "hsv"}, {"overlap": "true", "colors": "saturated"}])
+def test_dsprites_other_color_and_layout_combinations(overrides):
+    """Every colors x background x overlap combination paints what it records."""
+    from scenebench.shards import draw
+
+    spec = resolve("multi_dsprites", "lavae", num=40, overrides=overrides)
+    cfg = spec.split_config("train")
+    a = draw(spec, "train", 0, 40).arrays
+    for i in range(40):
+        seg, img, bg = a["segmentation"][i], a["image"][i], a["background"][i]
+        assert (img[seg == 0] == bg).all()
+        for k in range(int(a["num_objects"][i])):
+            col = a["objects/color"][i, k]
+            assert (col >= 0).all() and (img[seg == k + 1] == col).all()
+            if cfg.colors == "hsv":
+                assert np.abs(col - bg.astype(int)).max() >= cfg.min_contrast
+            if cfg.overlap:
+                assert a["masks"][i, k].sum() >= (seg == k + 1).sum() >= cfg.min_visible
+    assert len({tuple(c) for c in a["objects/color"].reshape(-1, 3).tolist()}) > (10 if cfg.colors == "hsv" else 3)

@@ -3,7 +3,8 @@ import pytest
 
 from scenebench.errors import ConfigError
 from scenebench.generator import resolve
-from scenebench.identity import SampleStreams, canonical_json, dataset_rng, fingerprint, sample_rng
+from scenebench.identity import (RngSource, SampleStreams, canonical_json, dataset_rng, draw_rows, fingerprint,
+                                 philox_blocks, sample_rng)
 
 
 def test_sample_streams_equal_fresh_generators():
@@ -65,3 +66,71 @@ def test_unknown_family_and_preset():
         resolve("nope", "lavae")
     with pytest.raises(ConfigError, match="unknown preset"):
         resolve("multi_dsprites", "nope")
+
+
+@pytest.mark.parametrize("m", [1, 4, 5, 13])
+def test_vectorised_uniforms_equal_numpy_philox(m):
+    streams = SampleStreams(3, "train")
+    idx = [0, 1, 7, 5, 2**40, 2**63 - 1]
+    u = streams.uniforms(idx, m)
+    assert u.shape == (len(idx), m)
+    for row, i in zip(u, idx):
+        assert np.array_equal(row, sample_rng(3, "train", i).random(m))
+    assert np.array_equal(philox_blocks(streams._keyarr, np.array([1], np.uint64), np.array([9], np.uint64))[0],
+                          np.random.Philox(key=streams._keyarr, counter=[0, 0, 9, 0]).random_raw(4))
+    with pytest.raises(ValueError):
+        streams.uniforms([-1], 3)
+
+
+def _toy_scenes(indices, out):
+    """A rejection sampler over Draws: draw until a value < 0.2, then skip ``index % 3`` values, then one more."""
+    def fn(d, rows):
+        R = len(rows)
+        todo, count, found = np.arange(R), np.zeros(R), np.zeros(R)
+        while todo.size:
+            u = d.take(todo, 1)[:, 0]
+            count[todo] += 1
+            hit = u < 0.2
+            found[todo[hit]] = u[hit]
+            todo = d.live(todo[~hit])
+        skipped = d.take_ragged(np.arange(R), indices[rows] % 3)
+        assert len(skipped) == (indices[rows] % 3).sum()
+        after = d.take(np.arange(R), 1)[:, 0]
+        ok = ~d.short  # write only rows that had enough values
+        out["count"][rows[ok]], out["found"][rows[ok]], out["after"][rows[ok]] = count[ok], found[ok], after[ok]
+    return fn
+
+
+def _toy_reference(rng, index):
+    count = 0
+    while True:
+        count += 1
+        v = rng.random()
+        if v < 0.2:
+            break
+    rng.random(index % 3)
+    return count, v, rng.random()
+
+
+def test_draw_rows_independent_of_budget_and_batch():
+    streams = SampleStreams(5, "test")
+    idx = np.arange(100, 160)
+    for budget in (1, 3, 40):
+        out = {k: np.full(len(idx), -1.0) for k in ("count", "found", "after")}
+        draw_rows(streams.source(idx), len(idx), budget, _toy_scenes(idx, out))
+        for j, i in enumerate(idx):
+            assert (out["count"][j], out["found"][j], out["after"][j]) == _toy_reference(sample_rng(5, "test", i), i)
+    assert out["count"].max() > 3
+    for j in (0, 1, 2, 59):  # each sample alone, from its numpy generator
+        one = {k: np.full(1, -1.0) for k in ("count", "found", "after")}
+        draw_rows(RngSource(sample_rng(5, "test", int(idx[j]))), 1, 2, _toy_scenes(idx[j: j + 1], one))
+        assert [one[k][0] for k in ("count", "found", "after")] == [out[k][j] for k in ("count", "found", "after")]
+
+
+def test_rng_source_continues_the_stream():
+    src = RngSource(sample_rng(1, "train", 4))
+    a = src(np.array([0]), 3)
+    b = src(np.array([0]), 10)
+    assert np.array_equal(b[0, :3], a[0]) and np.array_equal(b[0], sample_rng(1, "train", 4).random(10))
+    with pytest.raises(ValueError):
+        src(np.array([1]), 3)

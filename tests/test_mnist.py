@@ -282,6 +282,24 @@ def test_multi_mnist_pool_depends_on_seed_only(fake_mnist_dir):
     assert np.array_equal(split_assets(spec, "test-7").source_index, pools[0])
 
 
+def test_multi_mnist_batch_equals_one_scene_at_a_time(fake_mnist_dir, monkeypatch):
+    """draw_batch gives each sample what draw_scene draws from its own generator, whatever the value budget."""
+    from scenebench import identity
+    from scenebench.schema import Batch
+    from scenebench.shards import SplitDrawer, draw
+
+    spec = resolve("multi_mnist", "lavae-1k", num=40, overrides=_mm_overrides(fake_mnist_dir))
+    ref = draw(spec, "test-7", 0, 40).arrays
+    monkeypatch.setattr(multi_mnist, "draw_rows", lambda source, n, budget, fn: identity.draw_rows(source, n, 1, fn))
+    assert_same_arrays(ref, draw(spec, "test-7", 0, 40).arrays)
+    drawer = SplitDrawer(spec, "test-7")
+    for i in (0, 21, 39):
+        batch = Batch(drawer.features, 1)
+        drawer.gen.draw_scene(identity.sample_rng(spec.seed, "test-7", i), drawer.config, drawer.assets,
+                              batch.row(0, i))
+        assert_same_arrays({k: v[i: i + 1] for k, v in ref.items()}, batch.arrays)
+
+
 # ---------------------------------------------------------------- plain MNIST
 def test_plain_mnist_in_file_order(tmp_path, fake_mnist_dir):
     ov = {"source": "idx", "mnist_dir": str(fake_mnist_dir)}

@@ -141,3 +141,24 @@ def test_byte_identical_across_workers(tmp_path, mt_seq):
 def test_bad_config(preset, key, value, word):
     with pytest.raises(ConfigError, match=word):
         resolve("multi_texture", preset, overrides={key: value})
+
+
+def test_texture_primitives():
+    import colorsys
+
+    from scenebench.generators.sources import textures
+
+    rng = np.random.default_rng(0)
+    h, s, v = rng.random((3, 5000))
+    h[:8] = [0, 1 / 6, 2 / 6, 0.5, 4 / 6, 5 / 6, 1.0, 1.25]
+    s[:3] = 0
+    ref = [[round(x * 255) for x in colorsys.hsv_to_rgb(a % 1.0, b, c)] for a, b, c in zip(h, s, v)]
+    assert np.array_equal(textures.hsv_to_rgb(h, s, v), np.array(ref))
+    # chessboard: per-object parameters repeated over each object's pixels equal per-pixel parameters
+    u, w = (rng.random((2, 3000)) * 40 - 20).astype(np.float32)
+    cell, off = np.array([3, 7]), np.array([0.5, 6.0])
+    per_pixel = textures.chessboard(u, w, np.repeat(cell, 1500), np.repeat(off, 1500), np.repeat(-off, 1500))
+    assert np.array_equal(per_pixel, textures.chessboard(u, w, cell, off, -off, np.array([1500, 1500])))
+    c, o = np.repeat(cell, 1500), np.repeat(off, 1500)
+    expect = (np.floor((u.astype(float) + o) / c) + np.floor((w.astype(float) - o) / c)) % 2
+    assert (per_pixel != expect).sum() <= 10  # float32 rounding may flip a pixel lying on a cell border

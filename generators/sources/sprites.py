@@ -4,9 +4,17 @@ Every shape is defined inside a circle of diameter ``size * scale`` centred
 on the sprite canvas, so a sprite fits in ``size x size`` pixels at any
 rotation. Sprites are binary (no anti-aliasing), as in dSprites, and are
 cropped to their tight bounding box.
+
+For drawing whole batches with numpy, a :class:`PixelBank` keeps every
+sprite of a bank as a list of pixel offsets (and, for placements that keep
+a gap, the offsets of the sprite grown by the gap); :func:`place_apart`
+places sprites without overlap for many scenes at once and :func:`paint`
+writes labels and colors of many placed sprites at once.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -83,3 +91,217 @@ class SpriteGrid:
     @property
     def orientations(self) -> np.ndarray:
         return np.linspace(0, 2 * np.pi, self.num_orientations, endpoint=False)
+
+
+# ---------------------------------------------------------------- batched placement and painting
+@dataclass
+class PixelBank:
+    """A bank of binary sprites as pixel lists on a ``height x width`` canvas.
+
+    Sprite ``c`` (a code) has tight size ``sizes[c] = (h, w)`` and pixels
+    ``start[c] : start[c] + npix[c]`` of ``dy, dx`` (offsets from its
+    top-left corner); ``offset`` is ``dy * width + dx``. The ``foot_*``
+    arrays list the sprite grown by ``gap`` pixels (8-connected), offsets
+    again from the sprite's top-left corner (so from ``-gap``), in the
+    ``(height + 2 gap) x (width + 2 gap)`` padded frame used by
+    :func:`place_apart` (``foot_offset = (fy + gap) * padded_width + fx + gap``).
+    """
+
+    height: int
+    width: int
+    gap: int
+    sizes: np.ndarray  # (N, 2) int64
+    start: np.ndarray  # (N,) int64
+    npix: np.ndarray  # (N,) int64
+    dy: np.ndarray  # (P,) int64
+    dx: np.ndarray  # (P,) int64
+    offset: np.ndarray  # (P,) int64: dy * width + dx
+    foot_start: np.ndarray
+    foot_npix: np.ndarray
+    foot_offset: np.ndarray  # padded frame, see above
+    pad_offset: np.ndarray  # (P,) sprite pixels in the padded frame: (dy + gap) * padded_width + dx + gap
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+
+def pixel_bank(masks, height: int, width: int, gap: int = 0) -> PixelBank:
+    """:class:`PixelBank` of tight boolean ``masks`` (a list of (h, w) arrays) for a canvas."""
+    sizes = np.array([m.shape for m in masks], np.int64).reshape(-1, 2)
+    dys, dxs, fys = [], [], []
+    wp = width + 2 * gap
+    grown = None
+    if gap > 0 and len(masks):  # grow every mask in one call: stack them in a common canvas
+        hmax, wmax = sizes.max(0)
+        stack = np.zeros((len(masks), hmax, wmax), bool)
+        for i, m in enumerate(masks):
+            stack[i, : m.shape[0], : m.shape[1]] = m
+        grown = dilate(stack, gap)  # (N, hmax + 2 gap, wmax + 2 gap); mask i's grown crop is at the top left
+    for i, m in enumerate(masks):
+        yy, xx = np.nonzero(m)
+        dys.append(yy)
+        dxs.append(xx)
+        if grown is not None:
+            fy, fx = np.nonzero(grown[i, : m.shape[0] + 2 * gap, : m.shape[1] + 2 * gap])
+        else:
+            fy, fx = yy, xx
+        fys.append(fy.astype(np.int64) * wp + fx)
+    npix = np.array([len(y) for y in dys], np.int64)
+    fnpix = np.array([len(f) for f in fys], np.int64)
+    dy = np.concatenate(dys).astype(np.int64) if dys else np.zeros(0, np.int64)
+    dx = np.concatenate(dxs).astype(np.int64) if dxs else np.zeros(0, np.int64)
+    foot = np.concatenate(fys).astype(np.int64) if fys else np.zeros(0, np.int64)
+    return PixelBank(height, width, gap, sizes, _starts(npix), npix, dy, dx, dy * width + dx,
+                     _starts(fnpix), fnpix, foot, (dy + gap) * wp + dx + gap)
+
+
+def _starts(lengths: np.ndarray) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+
+
+def ragged(start: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Ragged ranges ``start[i] : start[i] + lengths[i]``, concatenated (int64).
+
+    A per-object value ``v`` lines up with the result as ``np.repeat(v, lengths)``.
+    """
+    lengths = np.asarray(lengths, np.int64)
+    first = np.cumsum(lengths) - lengths  # position of each range's first element in the output
+    out = np.repeat(np.asarray(start, np.int64) - first, lengths)
+    out += np.arange(len(out), dtype=np.int64)
+    return out
+
+
+def place_apart(draws, rows: np.ndarray, n: np.ndarray, codes: np.ndarray, bank: PixelBank,
+                max_attempts: int):
+    """Place sprites uniformly at random without overlap, for many scenes at once.
+
+    ``rows`` are the scenes' rows in ``draws`` (:class:`scenebench.identity.Draws`);
+    scene j places sprites ``codes[j, :n[j]]`` one after the other. Each try
+    takes two values (y, x) from the scene's stream and puts the sprite's
+    top-left corner uniformly among the positions where it fits; a try whose
+    sprite comes within ``bank.gap`` pixels (8-connected) of an earlier
+    sprite of the scene is redrawn. Returns ``(ok, y, x)``: ``ok`` (R,) is
+    False for a scene where some sprite found no place in ``max_attempts``
+    tries; ``y, x`` (R, K) int64 are the corners (0 for unused slots).
+    """
+    R, K = codes.shape
+    H, W, g = bank.height, bank.width, bank.gap
+    wp = W + 2 * g
+    area = (H + 2 * g) * wp
+    h, w = bank.sizes[codes, 0], bank.sizes[codes, 1]  # (R, K)
+    y = np.zeros((R, K), np.int64)
+    x = np.zeros((R, K), np.int64)
+    ok = np.ones(R, bool)
+    occupied = np.zeros(R * area if K > 1 else 0, bool)  # grown sprites placed so far, padded frame
+    for k in range(K):
+        todo = np.flatnonzero(n > k)
+        for attempt in range(max_attempts + 1):
+            todo = todo[~draws.short[rows[todo]]]
+            if not todo.size:
+                break
+            if attempt == max_attempts:
+                ok[todo] = False
+                break
+            u = draws.take(rows[todo], 2)
+            hk, wk = h[todo, k], w[todo, k]
+            yy = (u[:, 0] * (H - hk + 1)).astype(np.int64)
+            xx = (u[:, 1] * (W - wk + 1)).astype(np.int64)
+            y[todo, k], x[todo, k] = yy, xx
+            hit = np.zeros(len(todo), bool)
+            if k:
+                # a sprite can only come near an earlier one whose grown box meets its box
+                near = np.zeros(len(todo), bool)
+                for j in range(k):
+                    yj, xj = y[todo, j], x[todo, j]
+                    near |= ((yy < yj + h[todo, j] + g) & (yj - g < yy + hk)
+                             & (xx < xj + w[todo, j] + g) & (xj - g < xx + wk))
+                cand = np.flatnonzero(near)
+                if cand.size:
+                    c = codes[todo[cand], k]
+                    lens = bank.npix[c]
+                    pix = ragged(bank.start[c], lens)
+                    lin = np.repeat(todo[cand] * area + yy[cand] * wp + xx[cand], lens)
+                    lin += bank.pad_offset[pix]
+                    hit[cand] = np.logical_or.reduceat(occupied[lin], _starts(lens))
+            placed = todo[~hit]
+            if k + 1 < K:
+                grow = placed[n[placed] > k + 1]  # only scenes with a later sprite need the footprint
+                if grow.size:
+                    c = codes[grow, k]
+                    lens = bank.foot_npix[c]
+                    lin = np.repeat(grow * area + y[grow, k] * wp + x[grow, k], lens)
+                    lin += bank.foot_offset[ragged(bank.foot_start[c], lens)]
+                    occupied[lin] = True
+            todo = todo[hit]
+    return ok, y, x
+
+
+def paint(bank: PixelBank, rows: np.ndarray, codes: np.ndarray, y: np.ndarray, x: np.ndarray, n: np.ndarray,
+          seg: np.ndarray | None = None, image: np.ndarray | None = None, colors: np.ndarray | None = None,
+          masks: np.ndarray | None = None) -> None:
+    """Paint placed sprites back to front (slot k over slots < k), for many scenes at once.
+
+    Scene j is written into row ``rows[j]`` of the outputs and has sprites
+    ``codes[j, :n[j]]`` with top-left corners ``y, x`` (R, K). ``seg``
+    ``(B, H, W)`` uint8 gets label k+1 where sprite k is visible; ``image``
+    ``(B, H, W, C)`` gets ``colors[j, k]`` (C,); ``masks`` ``(B, K, H, W)``
+    bool gets each sprite's full (amodal) mask. Outputs must be C-contiguous.
+    """
+    HW = bank.height * bank.width
+    K = codes.shape[1]
+    flat_seg = None if seg is None else seg.reshape(-1)
+    pixels = None if image is None else rgb_items(image)
+    flat_masks = None if masks is None else masks.reshape(-1)
+    for k in range(K):
+        j = np.flatnonzero(n > k)
+        if not j.size:
+            continue
+        c = codes[j, k]
+        lens = bank.npix[c]
+        offset = bank.offset[ragged(bank.start[c], lens)]
+        corner = y[j, k] * bank.width + x[j, k]
+        lin = np.repeat(rows[j] * HW + corner, lens)
+        lin += offset
+        if flat_seg is not None:
+            flat_seg[lin] = k + 1
+        if pixels is not None:
+            pixels[lin] = np.repeat(rgb_items(np.ascontiguousarray(colors[j, k])), lens)
+        if flat_masks is not None:
+            lin = np.repeat((rows[j] * K + k) * HW + corner, lens)
+            lin += offset
+            flat_masks[lin] = True
+
+
+def rgb_items(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous (..., C) uint8 array as a flat array of C-byte items (one item per pixel).
+
+    Gathering or scattering whole pixels this way moves each pixel once
+    instead of once per channel.
+    """
+    return a.view(np.dtype((np.void, a.shape[-1]))).reshape(-1)
+
+
+def paint_visible(bank: PixelBank, rows: np.ndarray, codes: np.ndarray, y: np.ndarray, x: np.ndarray,
+                  n: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Write the visible labels of occluding sprites into zeroed ``seg`` rows; return visible pixel counts.
+
+    Same scenes and layout as :func:`paint` (slot k occludes slots < k), but
+    painted front to back so that each pixel is claimed once and the count
+    of pixels each sprite keeps, ``(R, K)`` int64, comes for free.
+    """
+    HW = bank.height * bank.width
+    flat = seg.reshape(-1)
+    R, K = codes.shape
+    visible = np.zeros((R, K), np.int64)
+    for k in range(K - 1, -1, -1):
+        j = np.flatnonzero(n > k)
+        if not j.size:
+            continue
+        c = codes[j, k]
+        lens = bank.npix[c]
+        lin = np.repeat(rows[j] * HW + y[j, k] * bank.width + x[j, k], lens)
+        lin += bank.offset[ragged(bank.start[c], lens)]
+        free = flat[lin] == 0
+        visible[j, k] = np.add.reduceat(free, _starts(lens), dtype=np.int64)
+        flat[lin[free]] = k + 1
+    return visible

@@ -1,9 +1,9 @@
 """Procedural textures: smooth noise banks, wood grain and chessboards (numpy only).
 
 Everything here is a pure function of its arguments (randomness only from the
-``rng`` passed in). The expensive parts (smooth noise fields) are drawn once
-per dataset into banks; a per-sample texture is then a handful of vectorised
-operations on ``H x W`` float32 arrays.
+``rng`` or uniform values passed in). The expensive parts (smooth noise
+fields) are drawn once per dataset into banks; the textures of a whole batch
+are then a handful of vectorised operations on ``(n, H, W)`` arrays.
 
 Wood: growth rings are level sets of the distance to a ring centre (the pith)
 that lies off the canvas, in a coordinate frame rotated to the grain
@@ -20,7 +20,7 @@ rotated frame, so the board turns and moves with its object.
 
 from __future__ import annotations
 
-import colorsys
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +77,10 @@ class WoodBank:
     grain: np.ndarray
     grain_t: np.ndarray  # (m, W, H): grain for transposed views
 
+    def __post_init__(self):
+        self.rings_min = float(self.rings.min()) if self.rings.size else 0.0
+        self.rings_max = float(self.rings.max()) if self.rings.size else 0.0
+
 
 def wood_bank(rng: np.random.Generator, height: int, width: int, n: int = 256, m: int = 64) -> WoodBank:
     H, W = height, width
@@ -102,54 +106,111 @@ def wood_bank(rng: np.random.Generator, height: int, width: int, n: int = 256, m
     return WoodBank(rings, grains(H, W), grains(W, H))
 
 
-_RAMP_I = np.arange(256, dtype=np.int32)[:, None]
+WOOD_DRAWS = 9  # uniform values that pick and color one wood texture
 
 
-def wood(rng: np.random.Generator, bank: WoodBank, out: np.ndarray, hue_range=(0.0, 1.0),
+@functools.lru_cache(maxsize=8)
+def _ring_levels(n: int) -> np.ndarray:
+    """RING_PROFILE (float32) repeated to ``n`` entries: indexed by a ring phase without wrapping it first."""
+    return np.resize(RING_PROFILE.astype(np.float32), n)
+
+
+def wood(bank: WoodBank, u: np.ndarray, out: np.ndarray, rows: np.ndarray | None = None, hue_range=(0.0, 1.0),
          period_range=(4.0, 10.0)) -> np.ndarray:
-    """Draw a randomly colorized wood texture into ``out`` (H, W, 3) uint8.
+    """Draw randomly colorized wood textures for a batch, one per row of ``u``.
 
-    Returns its (dark, light) ramp end colors, (2, 3) uint8.
+    ``u`` (R, WOOD_DRAWS) uniforms in [0, 1): bank field, grain field,
+    dihedral view, ring period, ring phase, hue, saturation, value and the
+    darkness of the late wood. Texture j is written to ``out[rows[j]]``
+    (``out`` (B, H, W, 3) uint8; ``rows`` defaults to 0..R-1). Returns the
+    (dark, light) ramp end colors, (R, 2, 3) uint8.
+
+    Per pixel, in float32: ring phase ``t = rings * 256 / period + 256 *
+    phase``, shade level ``RING_PROFILE[floor(t) mod 256] + grain`` (0..248),
+    color ``floor(dark + level * (light - dark) / 255 + 1/2)`` per channel.
     """
-    H, W = out.shape[:2]
-    u = rng.random(10)
-    rings = bank.rings[int(u[0] * len(bank.rings))]
-    gi = int(u[1] * len(bank.grain))
-    flip = int(u[2] * 8)
-    if flip & 4 and H == W:  # transpose: vertical grain
-        rings, grain = rings.T, bank.grain_t[gi].T
-    else:
-        grain = bank.grain[gi]
-    if flip & 1:
-        rings, grain = rings[::-1], grain[::-1]
-    if flip & 2:
-        rings, grain = rings[:, ::-1], grain[:, ::-1]
-    period = period_range[0] + (period_range[1] - period_range[0]) * u[3]
-    t = rings * np.float32(256.0 / period)
-    t += np.float32(256.0 * u[4])
-    level = RING_PROFILE.take(t.astype(np.int32) & 255)
-    level += grain
+    R = len(u)
+    rows = np.arange(R) if rows is None else np.asarray(rows)
+    H, W = out.shape[1:3]
+    ri = (u[:, 0] * len(bank.rings)).astype(np.intp)
+    gi = (u[:, 1] * len(bank.grain)).astype(np.intp)
+    view = (u[:, 2] * 8).astype(np.intp)  # bit 2: transpose (square canvases), bit 0: flip rows, bit 1: flip columns
+    if H != W:
+        view &= 3
+    scale = (256.0 / (period_range[0] + (period_range[1] - period_range[0]) * u[:, 3])).astype(np.float32)
+    phase = (256.0 * u[:, 4]).astype(np.float32)
     # colors: one random hue; a light early-wood and a dark late-wood tone
-    hue = hue_range[0] + (hue_range[1] - hue_range[0]) * u[5]
-    sat = 0.3 + 0.4 * u[6]
-    value = 0.75 + 0.25 * u[7]
-    light = _rgb(hue, sat * 0.85, value)
-    dark = _rgb(hue + 0.015, min(1.0, sat * 1.3), value * (0.25 + 0.25 * u[8]))
-    lo = np.array(dark, np.int32)
-    lut = ((_RAMP_I * (np.array(light, np.int32) - lo) + 127) // 255 + lo).astype(np.uint8)
-    np.take(lut, level, axis=0, out=out)
-    return np.array([dark, light], np.uint8)
+    hue = hue_range[0] + (hue_range[1] - hue_range[0]) * u[:, 5]
+    sat = 0.3 + 0.4 * u[:, 6]
+    value = 0.75 + 0.25 * u[:, 7]
+    light = hsv_to_rgb(hue, sat * 0.85, value)
+    dark = hsv_to_rgb(hue + 0.015, np.minimum(1.0, sat * 1.3), value * (0.25 + 0.25 * u[:, 8]))
+    slope = ((light.astype(np.float32) - dark) / np.float32(255)).astype(np.float32)  # (R, 3)
+    base = dark.astype(np.float32) + np.float32(0.5)
+    # phases lie in [min(rings) * 256 / period, max(rings) * 256 / period + 256): shifted by whole periods to be
+    # non-negative (int() truncation is then floor), a long enough profile needs no wrapping
+    top = float(scale.max(initial=0.0))
+    phase += np.float32(256 * np.ceil(max(0.0, -bank.rings_min) * top / 256))
+    levels = _ring_levels(int(max(0.0, bank.rings_max) * top + float(phase.max(initial=0.0))) + 2)
+    for v in np.unique(view):
+        sel = np.flatnonzero(view == v)
+        rings = bank.rings[ri[sel]]  # (G, H, W)
+        grain = bank.grain_t[gi[sel]].transpose(0, 2, 1) if v & 4 else bank.grain[gi[sel]]
+        if v & 4:  # transpose: vertical grain
+            rings = rings.transpose(0, 2, 1)
+        if v & 1:
+            rings, grain = rings[:, ::-1], grain[:, ::-1]
+        if v & 2:
+            rings, grain = rings[:, :, ::-1], grain[:, :, ::-1]
+        t = np.multiply(rings, scale[sel, None, None])  # in the sample's view, contiguous from here on
+        t += phase[sel, None, None]
+        level = levels[t.astype(np.intp)]
+        level += grain
+        rgb = np.empty(level.shape + (3,), np.uint8)
+        for c in range(3):  # one channel at a time: contiguous float32 operations
+            np.multiply(level, slope[sel, c, None, None], out=t)
+            t += base[sel, c, None, None]
+            rgb[..., c] = t  # truncation of values >= 0: the floor
+        out[rows[sel]] = rgb
+    return np.stack([dark, light], axis=1)
 
 
-def _rgb(h: float, s: float, v: float) -> list:
-    return [round(x * 255) for x in colorsys.hsv_to_rgb(h % 1.0, s, v)]
+def hsv_to_rgb(h, s, v) -> np.ndarray:
+    """HSV in [0, 1] (arrays of one shape; hue wraps) to RGB ``(..., 3)`` uint8, elementwise.
+
+    The formula of :func:`colorsys.hsv_to_rgb`, channels scaled by 255 and
+    rounded half to even as Python's ``round`` does.
+    """
+    h, s, v = np.broadcast_arrays(np.asarray(h, np.float64) % 1.0, np.asarray(s, np.float64), np.asarray(v, np.float64))
+    i = (h * 6.0).astype(np.int64)
+    f = h * 6.0 - i
+    p, q, t = v * (1.0 - s), v * (1.0 - s * f), v * (1.0 - s * (1.0 - f))
+    i %= 6
+    table = np.stack([v, q, p, p, t, v, t, v, v, q, p, p, p, p, t, v, v, q], -1).reshape(h.shape + (3, 6))
+    rgb = np.take_along_axis(table, i[..., None, None], -1)[..., 0]
+    return np.rint(rgb * 255).astype(np.uint8)
 
 
-def chessboard(u: np.ndarray, v: np.ndarray, cell: float, offset_u: float, offset_v: float) -> np.ndarray:
-    """0/1 chessboard index (intp) at object-frame coordinates ``u``, ``v`` (|u|, |v| < 4096 * cell)."""
-    inv = np.float32(1.0 / cell)
-    # shifted positive, truncation is floor; an even shift keeps the parity
-    iu = ((u + np.float32(offset_u + 4096 * cell)) * inv).astype(np.intp)
-    iu += ((v + np.float32(offset_v + 4096 * cell)) * inv).astype(np.intp)
-    iu &= 1
-    return iu
+def chessboard(u: np.ndarray, v: np.ndarray, cell: np.ndarray, offset_u: np.ndarray, offset_v: np.ndarray,
+               repeats: np.ndarray | None = None) -> np.ndarray:
+    """0/1 chessboard index (intp) at object-frame coordinates ``u``, ``v`` (float32, |u|, |v| < 4096 * cell).
+
+    ``cell``, ``offset_u``, ``offset_v`` are per pixel, or per object with
+    ``repeats`` pixels each (the pixels of consecutive objects, in order).
+    Computed in float32 as ``floor((u + offset_u) / cell) + floor((v +
+    offset_v) / cell)`` mod 2.
+    """
+    def per_pixel(a):
+        return a if repeats is None else np.repeat(a, repeats)
+
+    cell = np.asarray(cell, np.float64)
+    shift = 4096 * cell  # shifted positive, truncation is floor; an even shift keeps the parity
+    inv = per_pixel((1.0 / cell).astype(np.float32))
+    a = u + per_pixel((np.asarray(offset_u) + shift).astype(np.float32))
+    a *= inv
+    b = v + per_pixel((np.asarray(offset_v) + shift).astype(np.float32))
+    b *= inv
+    index = a.astype(np.intp)
+    index += b.astype(np.intp)
+    index &= 1
+    return index
