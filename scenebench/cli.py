@@ -190,5 +190,11 @@ def leaderboard(directory, fmt, output):
         click.echo(text, nl=False)
 
 
+from .cli_baseline import baseline, reproduce  # noqa: E402  (click only; torch loads inside the commands)
+
+main.add_command(baseline)
+main.add_command(reproduce)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,146 @@
+"""Images of a generated split, in memory, with a deterministic batch order.
+
+The LAVAE-style datasets are small per image (64x64, uint8), so a training
+split is read once into a ``(N, C, H, W)`` uint8 tensor (190k MNIST images:
+0.8 GB; RGB dSprites: 2.3 GB) and batches are indexed from it.
+
+Batch order is a pure function of ``(seed, step)``: epoch ``e`` visits the
+training images in the permutation drawn from
+``Generator(Philox(SeedSequence([seed, e])))``, dropping the last incomplete
+batch, so a resumed run sees exactly the batches the uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scenebench.errors import ConfigError, DatasetError
+
+READ_BLOCK = 4096  # images per HDF5 read
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a model needs to know about its data (saved in checkpoints)."""
+
+    channels: int
+    height: int
+    width: int
+    family: str = ""
+    preset: str = ""
+    fingerprint: str = ""
+    directory: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d) -> "DataInfo":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+    def compatible(self, other: "DataInfo") -> bool:
+        """Same image geometry (a model trained on one can score the other)."""
+        return (self.channels, self.height, self.width) == (other.channels, other.height, other.width)
+
+
+def dataset_info(path) -> DataInfo:
+    """:class:`DataInfo` of a dataset directory (or ``family/preset`` name), from its manifest."""
+    from scenebench.reader import resolve_dataset
+    from scenebench.writer import read_manifest
+
+    directory = resolve_dataset(path)
+    manifest = read_manifest(directory)
+    shapes = {f["name"]: f["shape"] for feats in manifest["features"].values() for f in feats}
+    if "image" not in shapes:
+        raise DatasetError(f"{directory}: has no 'image' feature; the baselines need images")
+    shape = shapes["image"]
+    if len(shape) != 3:
+        raise DatasetError(f"{directory}: image feature has shape {shape}; the baselines expect (H, W, C) images")
+    h, w, c = shape
+    ident = manifest.get("identity", {})
+    return DataInfo(int(c), int(h), int(w), ident.get("family", ""), ident.get("preset", ""),
+                    manifest.get("fingerprint", ""), str(directory))
+
+
+def read_images(path, split: str, start: int = 0, stop: int | None = None, progress=None):
+    """Images ``start:stop`` of ``split`` as a uint8 tensor ``(N, C, H, W)``."""
+    import torch
+
+    from scenebench.reader import SplitReader
+
+    reader = SplitReader(path, split, fields=["image"])
+    try:
+        stop = len(reader) if stop is None else min(stop, len(reader))
+        out = None
+        for i in range(start, stop, READ_BLOCK):
+            block = reader.read(i, min(i + READ_BLOCK, stop))["image"]  # (n, H, W, C)
+            if out is None:
+                out = torch.empty((stop - start, block.shape[3], block.shape[1], block.shape[2]), dtype=torch.uint8)
+            out[i - start: i - start + len(block)] = torch.from_numpy(np.ascontiguousarray(block.transpose(0, 3, 1, 2)))
+            if progress is not None:
+                progress(len(block))
+        if out is None:
+            raise DatasetError(f"{reader.directory}: split {split!r} has no images in [{start}, {stop})")
+        return out
+    finally:
+        reader.close()
+
+
+def to_input(images, device=None):
+    """uint8 images ``(B, C, H, W)`` (tensor) or ``(B, H, W, C)`` (numpy) -> float ``(B, C, H, W)`` in [0, 1]."""
+    import torch
+
+    if isinstance(images, np.ndarray):
+        images = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+    return images.to(device=device, dtype=torch.float32).div_(255.0)
+
+
+class TrainData:
+    """The training split in memory, minus the last ``val_size`` images held out for validation."""
+
+    def __init__(self, path, val_size: int, *, split: str = "train", log=None):
+        self.info = dataset_info(path)
+        from scenebench.reader import SplitReader
+
+        n = len(SplitReader(self.info.directory, split, fields=["image"]))
+        if val_size >= n:
+            raise ConfigError(f"val_size={val_size} leaves no training images: split {split!r} of "
+                              f"{self.info.directory} has {n}")
+        if log:
+            log(f"reading {n:,} {split} images from {self.info.directory}")
+        images = read_images(self.info.directory, split)
+        self.train = images[: n - val_size]
+        self.val = images[n - val_size:]
+        self._epoch = (None, None)
+
+    def __len__(self) -> int:
+        return len(self.train)
+
+    def batches_per_epoch(self, batch_size: int) -> int:
+        return len(self.train) // batch_size
+
+    def batch_indices(self, step: int, batch_size: int, seed: int) -> np.ndarray:
+        """Indices of the training images in batch ``step`` (a pure function of its arguments)."""
+        per = self.batches_per_epoch(batch_size)
+        if per < 1:
+            raise ConfigError(f"batch_size={batch_size} is larger than the {len(self.train)} training images")
+        epoch, pos = divmod(step, per)
+        if self._epoch[0] != (epoch, seed):
+            rng = np.random.Generator(np.random.Philox(np.random.SeedSequence([seed, epoch])))
+            self._epoch = ((epoch, seed), rng.permutation(len(self.train)))
+        return self._epoch[1][pos * batch_size: (pos + 1) * batch_size]
+
+    def batch(self, step: int, batch_size: int, seed: int):
+        """uint8 images ``(batch_size, C, H, W)`` of batch ``step``."""
+        import torch
+
+        return self.train[torch.from_numpy(self.batch_indices(step, batch_size, seed))]
+
+
+def default_run_dir(root: Path, baseline: str, info: DataInfo, config_name: str) -> Path:
+    """``root/<baseline>/<family>-<preset>-<fingerprint[:8]>/<config>``."""
+    label = "-".join(p for p in (info.family, info.preset, info.fingerprint[:8]) if p) or "data"
+    return Path(root) / baseline / label / config_name

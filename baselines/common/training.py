@@ -1,0 +1,245 @@
+"""The training loop every baseline uses: seeded, checkpointed, exactly resumable.
+
+``train(cls, data, config, out)`` builds ``cls(config, info)`` with parameters
+drawn from ``config.seed``, and optimises ``model.training_loss`` with the
+optimizer and per-group learning-rate schedules the model declares.
+
+Determinism: parameters come from ``config.seed`` (global RNG untouched),
+batches from :meth:`TrainData.batch_indices` (a function of seed and step),
+training noise from one ``torch.Generator`` whose state is checkpointed, and
+deterministic kernels are switched on. On CPU a run stopped at step k and
+resumed gives bit-identical parameters to an uninterrupted run; validation
+uses its own generator, so how often it runs changes nothing.
+
+Run directory ``out``::
+
+    checkpoint.pt   latest state (see checkpoint.py), every ``checkpoint_every`` steps and at the end
+    config.json     baseline, resolved config, data identity
+    log.jsonl       one JSON object per line: {"step", "kind": "train"|"val", metrics..., "elapsed"}
+
+Progress: a tqdm bar on stderr (when a terminal, or ``progress=True``) and a
+metrics line every ``log_every`` steps / validation pass through ``log``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from scenebench.errors import ConfigError, ScenebenchError
+
+from . import checkpoint as ckpt
+from .config import config_to_dict
+from .data import TrainData, to_input
+from .runtime import deterministic, resolve_device, seeded_init
+
+LOG = "log.jsonl"
+CONFIG = "config.json"
+
+
+class TrainingError(ScenebenchError):
+    """Training cannot go on (e.g. the loss became NaN/inf)."""
+
+    exit_code = 1
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module
+    directory: Path
+    step: int
+    resumed_from: int = 0
+    history: list = field(default_factory=list)  # the log.jsonl records of this call
+
+
+class JsonlLog:
+    """Append-only JSONL metrics log; on resume, records after the checkpoint's step are dropped."""
+
+    def __init__(self, path: Path, keep_until: int | None):
+        self.path = path
+        lines = []
+        if keep_until is not None and path.exists():
+            for line in path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue  # a torn last line from a kill
+                if isinstance(rec, dict) and rec.get("step", math.inf) <= keep_until:
+                    lines.append(json.dumps(rec))
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(line + "\n" for line in lines))
+        os.replace(tmp, path)
+        self.records: list = []
+
+    def write(self, record: dict) -> None:
+        self.records.append(record)
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+
+def _fmt(metrics: dict) -> str:
+    return "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
+
+
+@torch.no_grad()
+def validate(model, images: torch.Tensor, batch_size: int, seed: int) -> dict:
+    """Mean single-sample negative ELBO (nats per image) over ``images`` (uint8 ``(N, C, H, W)``)."""
+    if len(images) == 0:
+        return {}
+    was_training = model.training
+    model.eval()
+    gen = torch.Generator(device=model.device).manual_seed(seed)
+    total = 0.0
+    try:
+        for i in range(0, len(images), batch_size):
+            x = to_input(images[i: i + batch_size], model.device)
+            total += float(model.validation_loss(x, gen).double().sum())
+    finally:
+        model.train(was_training)
+    return {"val/neg_elbo": total / len(images)}
+
+
+def train(cls, data, config, out: str | Path | None = None, *, config_name: str = "",
+          progress: bool | None = None, log: Callable[[str], None] | None = None, resume: bool = True,
+          stop_at: int | None = None) -> TrainResult:
+    """Train baseline class ``cls`` on ``data`` (path or :class:`TrainData`) with ``config``.
+
+    ``out`` (default ``runs/<name>``) holds the
+    checkpoint and logs; an unfinished run of the same baseline, config and
+    data there is resumed (``resume=False`` starts afresh). ``stop_at`` stops
+    early at that step (as if interrupted) after writing a checkpoint.
+    """
+    log = log or (lambda m: print(m, file=sys.stderr))
+    if not isinstance(data, TrainData):
+        data = TrainData(data, config.val_size, log=log)
+    out = Path(out if out is not None else Path("runs") / cls.name)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config.device)
+    conf = config_to_dict(config)
+    info = data.info.to_dict()
+    if data.batches_per_epoch(config.batch_size) < 1:
+        raise ConfigError(f"batch_size={config.batch_size} is larger than the {len(data)} training images")
+
+    with deterministic(device):
+        model = seeded_init(cls, config, data.info, config.seed).to(device)
+        groups = model.optimizer_groups()
+        opt = model.make_optimizer(groups)
+        gen = torch.Generator(device=device).manual_seed(config.seed)
+        step = 0
+        path = out / ckpt.FILENAME
+        resumed = 0
+        if resume and path.exists():
+            state = ckpt.read(path, map_location=device)
+            _check_same_run(path, state, cls.name, conf, info)
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            gen.set_state(state["generator"].cpu())
+            step = resumed = int(state["step"])
+            log(f"resuming {cls.name} from step {step:,} in {out}")
+        _write_config(out, cls.name, config_name, conf, info)
+        logger = JsonlLog(out / LOG, keep_until=step if resumed else None)
+
+        acc: dict = {}  # train metrics summed since the last log line (checkpointed: resumed logs match)
+        n_acc = 0
+        if resumed:
+            acc = {k: float(v) for k, v in state.get("log_accumulator", {}).items()}
+            n_acc = int(state.get("log_accumulated", 0))
+
+        def save(at: int) -> None:
+            ckpt.save(path, {"baseline": cls.name, "config": conf, "config_name": config_name, "info": info,
+                             "step": at, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                             "generator": gen.get_state(), "log_accumulator": dict(acc),
+                             "log_accumulated": n_acc})
+
+        end = config.steps if stop_at is None else min(stop_at, config.steps)
+        t0 = time.perf_counter()
+        if step == 0 and end > 0:
+            rec = {"step": 0, "kind": "val", **validate(model, data.val, config.eval_batch_size, config.seed + 1),
+                   "elapsed": 0.0}
+            logger.write(rec)
+            log(f"step 0/{config.steps}  {_fmt({k: v for k, v in rec.items() if k.startswith('val/')})}")
+        show = progress if progress is not None else sys.stderr.isatty()
+        bar = None
+        if show and step < end:
+            from tqdm import tqdm
+
+            bar = tqdm(total=config.steps, initial=step, desc=cls.name, unit="step", file=sys.stderr,
+                       dynamic_ncols=True)
+            say = bar.write
+        else:
+            say = log
+        model.train()
+        try:
+            while step < end:
+                x = to_input(data.batch(step, config.batch_size, config.seed), device)
+                for g, (_, lr_fn) in zip(opt.param_groups, groups):
+                    g["lr"] = lr_fn(step)
+                loss, metrics = model.training_loss(x, step, gen)
+                if not torch.isfinite(loss):
+                    raise TrainingError(f"{cls.name} diverged: loss {float(loss.detach())} at step {step}; lower the "
+                                        f"learning rate, or resume from the checkpoint in {out}")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                opt.step()
+                step += 1
+                for k, v in metrics.items():
+                    acc[k] = acc.get(k, 0.0) + float(v)
+                n_acc += 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{float(loss.detach()):.4g}", refresh=False)
+                rec = None
+                if step % config.log_every == 0 or step == config.steps:
+                    lrs = {"lr": opt.param_groups[0]["lr"]} if len(opt.param_groups) == 1 else \
+                        {f"lr/{i}": g["lr"] for i, g in enumerate(opt.param_groups)}
+                    rec = {"step": step, "kind": "train", **{k: v / n_acc for k, v in acc.items()}, **lrs,
+                           "elapsed": round(time.perf_counter() - t0, 3)}
+                    logger.write(rec)
+                    acc, n_acc = {}, 0
+                    shown = {k: v for k, v in rec.items() if k not in ("step", "kind")}
+                    say(f"step {step}/{config.steps}  {_fmt(shown)}")
+                if step % config.eval_every == 0 or step == config.steps:
+                    rec = {"step": step, "kind": "val",
+                           **validate(model, data.val, config.eval_batch_size, config.seed + 1),
+                           "elapsed": round(time.perf_counter() - t0, 3)}
+                    logger.write(rec)
+                    say(f"step {step}/{config.steps}  {_fmt({k: v for k, v in rec.items() if k.startswith('val/')})}")
+                if step % config.checkpoint_every == 0 or step == end:
+                    save(step)
+        finally:
+            if bar is not None:
+                bar.close()
+        model.eval()
+        model.trained_steps = step
+        model.config_name = config_name
+        return TrainResult(model, out, step, resumed, logger.records)
+
+
+def _check_same_run(path: Path, state: dict, name: str, conf: dict, info: dict) -> None:
+    if state.get("baseline") != name:
+        raise ConfigError(f"{path}: holds a {state.get('baseline')!r} run, not {name!r}; use another --out")
+    old = state.get("config", {})
+    diff = sorted(k for k in set(old) | set(conf) if old.get(k) != conf.get(k) and k != "device")
+    if diff:
+        raise ConfigError(f"{path}: was trained with a different config (differs in: {', '.join(diff)}); "
+                          "use another --out, or --fresh to start over")
+    if state.get("info", {}).get("fingerprint") != info.get("fingerprint"):
+        raise ConfigError(f"{path}: was trained on another dataset ({state.get('info', {}).get('directory')}); "
+                          "use another --out, or --fresh to start over")
+
+
+def _write_config(out: Path, name: str, config_name: str, conf: dict, info: dict) -> None:
+    tmp = out / (CONFIG + ".tmp")
+    tmp.write_text(json.dumps({"baseline": name, "config_name": config_name, "config": conf, "data": info},
+                              indent=2) + "\n")
+    os.replace(tmp, out / CONFIG)

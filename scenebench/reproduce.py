@@ -1,0 +1,328 @@
+"""``scenebench reproduce TABLE``: regenerate, train, predict, evaluate, and print a paper's table.
+
+    >>> from scenebench.reproduce import reproduce
+    >>> report = reproduce("lavae-table1", "smoke", seeds=[0])
+    >>> print(report.markdown())
+
+For every column (dataset) and row (method) of the table and every seed:
+
+1. the dataset is generated if missing (``paper``: the presets' full sizes
+   under the data root; ``smoke``: small splits under ``ROOT/reproduce-smoke``,
+   so they never collide with full-size datasets; custom ``sizes``: under a
+   directory named after them);
+2. the baseline is trained with the named config and that seed (an
+   unfinished run is resumed; a finished one is reused);
+3. it predicts the test split (and the extra generalisation split for
+   counting methods) into a submission file, which
+   :func:`scenebench.evaluate.evaluate` scores exactly like any other
+   submission; results are cached next to the checkpoint and added to the
+   leaderboard.
+
+The report prints the paper's layout with the paper's numbers
+(:mod:`scenebench.paper_numbers`) beside ours, mean ± std over seeds.
+A column whose dataset cannot be generated here (e.g. MNIST-10k without the
+MNIST IDX files) is skipped with the reason, and the others still run.
+This module imports no torch until a run starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+from .errors import ConfigError, ScenebenchError
+
+CONFIGS = ("smoke", "paper")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # command-line name, e.g. "mnist-1k"
+    label: str  # as in the paper, e.g. "MNIST-1k"
+    family: str
+    preset: str
+
+
+@dataclass(frozen=True)
+class Method:
+    label: str  # row label in the paper
+    baseline: str  # registered baseline name
+    paper_method: str  # PaperNumber.method of its published numbers
+    counts: bool  # reports count accuracy
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    title: str
+    source: str
+    columns: tuple
+    methods: tuple
+    nll_metric: str = "iw_nll"
+    count_metric: str = "count_accuracy"
+    split: str = "test"
+    extra_split: str = ""  # generalisation split scored for counting methods (count accuracy only)
+    extra_title: str = ""
+    num_samples: int = 100  # importance samples per image
+    smoke_sizes: Mapping = field(default_factory=dict)
+
+
+TABLES: dict[str, TableSpec] = {
+    "lavae-table1": TableSpec(
+        name="lavae-table1",
+        title="LAVAE Table 1: −log p(x) ≤ (nats, 100 importance samples) and count accuracy on the test sets",
+        source="Dittadi & Winther, LAVAE (2019), Table 1",
+        columns=(Column("mnist-1k", "MNIST-1k", "multi_mnist", "lavae-1k"),
+                 Column("mnist-10k", "MNIST-10k", "multi_mnist", "lavae-10k"),
+                 Column("dsprites", "dSprites", "multi_dsprites", "lavae")),
+        methods=(Method("LAVAE", "lavae", "LAVAE", True),
+                 Method("baseline", "conv-beta-vae", "conv β-VAE baseline", False)),
+        extra_split="test-7",
+        extra_title="7-object generalisation: count accuracy on test-7 (trained on 0-3 objects)",
+        smoke_sizes={"train": 3000, "test": 200, "test-7": 100},
+    ),
+}
+
+
+def get_table(name: str) -> TableSpec:
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise ConfigError(f"unknown table {name!r}; tables: {', '.join(TABLES)}") from None
+
+
+# ----------------------------------------------------------------------------- report
+@dataclass
+class Report:
+    """Measured values per (method label, column key, split, metric) -> one mean per seed."""
+
+    spec: TableSpec
+    config: str
+    seeds: tuple
+    values: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)  # column key -> reason
+    entries: list = field(default_factory=list)  # leaderboard entry files
+    notes: list = field(default_factory=list)
+
+    def add(self, method: str, column: str, split: str, metric: str, value) -> None:
+        self.values.setdefault((method, column, split, metric), []).append(value)
+
+    def cell(self, method: str, column: str, split: str, metric: str) -> str:
+        if column in self.skipped:
+            return "skipped"
+        vals = [v for v in self.values.get((method, column, split, metric), []) if v is not None]
+        if not vals:
+            return "—"
+        pct = metric == self.spec.count_metric
+        scale = 100.0 if pct else 1.0
+        mean = sum(vals) / len(vals) * scale
+        text = f"{mean:.1f}%" if pct else f"{mean:.1f}"
+        if len(vals) > 1:
+            var = sum((v * scale - mean) ** 2 for v in vals) / (len(vals) - 1)
+            text = f"{mean:.1f} ± {math.sqrt(var):.1f}" + ("%" if pct else "")
+        return text
+
+    def markdown(self) -> str:
+        """The paper's table layout: paper rows and our rows, one column pair per dataset."""
+        from .paper_numbers import numbers_for
+
+        spec = self.spec
+        seeds = ", ".join(map(str, self.seeds))
+        lines = [f"{spec.title}", f"(ours: `{self.config}` config, {len(self.seeds)} seed(s): {seeds}; "
+                 f"paper: {spec.source})", ""]
+        head = ["", *[h for c in spec.columns for h in (f"{c.label} NLL", "acc")]]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for m in spec.methods:
+            paper = ["—"] * (2 * len(spec.columns))
+            for i, c in enumerate(spec.columns):
+                for p in numbers_for(c.family, c.preset, spec.split):
+                    if p.method != m.paper_method:
+                        continue
+                    if p.metric == spec.nll_metric:
+                        paper[2 * i] = _paper_text(p)
+                    elif p.metric == spec.count_metric:
+                        paper[2 * i + 1] = _paper_text(p)
+            ours = []
+            for c in spec.columns:
+                ours.append(self.cell(m.label, c.key, spec.split, spec.nll_metric))
+                ours.append(self.cell(m.label, c.key, spec.split, spec.count_metric) if m.counts else "—")
+            lines.append("| " + " | ".join([f"{m.label} (paper)", *paper]) + " |")
+            lines.append("| " + " | ".join([f"{m.label} (ours, {self.config})", *ours]) + " |")
+        counters = [m for m in spec.methods if m.counts]
+        if spec.extra_split and counters:
+            lines += ["", spec.extra_title, ""]
+            head = ["", *[c.label for c in spec.columns]]
+            lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            for m in counters:
+                paper = []
+                for c in spec.columns:
+                    ps = [p for p in numbers_for(c.family, c.preset, spec.extra_split)
+                          if p.method == m.paper_method and p.metric == spec.count_metric]
+                    paper.append(_paper_text(ps[0]) if ps else "—")
+                lines.append("| " + " | ".join([f"{m.label} (paper)", *paper]) + " |")
+                ours = [self.cell(m.label, c.key, spec.extra_split, spec.count_metric) for c in spec.columns]
+                lines.append("| " + " | ".join([f"{m.label} (ours, {self.config})", *ours]) + " |")
+        for c in spec.columns:
+            if c.key in self.skipped:
+                lines.append("")
+                lines.append(f"{c.label} skipped: {self.skipped[c.key]}")
+        for note in self.notes:
+            lines += ["", note]
+        return "\n".join(lines) + "\n"
+
+
+def _paper_text(p) -> str:
+    if p.metric == "count_accuracy":
+        text = f"{100 * p.mean:.1f}%"
+    else:
+        text = f"{p.mean:.{p.decimals}f}" + (f" ± {p.std:.{p.decimals}f}" if p.std is not None else "")
+    return ("≥ " + text) if p.bound == ">=" else text
+
+
+# ----------------------------------------------------------------------------- the run
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def ensure_dataset(column: Column, config: str, root: Path, sizes: Mapping | None, workers: int | None,
+                   spec: TableSpec) -> Path:
+    """Generate (or finish generating) the dataset of ``column``; return its directory."""
+    from .api import generate
+
+    overrides = {}
+    if config == "smoke" or sizes:
+        for split, n in {**(spec.smoke_sizes if config == "smoke" else {}), **(sizes or {})}.items():
+            overrides[f"splits.{split}"] = int(n)
+    return generate(column.family, column.preset, root, overrides=overrides, workers=workers, progress=False)
+
+
+def reproduce(table: str, config: str = "smoke", *, seeds: Sequence[int] = (0,), data_root=None, runs="runs",
+              leaderboard="leaderboard", only: Sequence[str] | None = None, device: str | None = None,
+              workers: int | None = None, progress: bool | None = None, log: Callable[[str], None] | None = None,
+              train_overrides: Mapping[str, Mapping] | None = None, sizes: Mapping[str, int] | None = None,
+              num_samples: int | None = None) -> Report:
+    """Run everything a table needs; return the :class:`Report` (``report.markdown()`` prints it).
+
+    ``config``: ``smoke`` or ``paper`` (each baseline's named config).
+    ``seeds``: training seeds (mean ± std over them). ``data_root``: default
+    ``$SCENEBENCH_DATA`` or ``./data``. ``runs``: checkpoints and
+    submissions go to ``runs/TABLE/CONFIG/COLUMN/BASELINE/seedN``.
+    ``leaderboard``: directory the results are added to (None: not added).
+    ``only``: column keys to run. ``train_overrides``: per-baseline config
+    overrides (``{"lavae": {"steps": 10}}``), ``sizes``: dataset split sizes,
+    ``num_samples``: importance samples (default: the table's) -- for tests
+    and quick looks; they are recorded in the submissions' notes.
+    """
+    spec = get_table(table)
+    if config not in CONFIGS:
+        raise ConfigError(f"--config {config!r}: expected one of {', '.join(CONFIGS)}")
+    seeds = tuple(int(s) for s in seeds)
+    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds: expected distinct non-negative integers, got {list(seeds)}")
+    keys = [c.key for c in spec.columns]
+    if only:
+        bad = [k for k in only if k not in keys]
+        if bad:
+            raise ConfigError(f"--only {bad[0]!r}: not a column of {table}; columns: {', '.join(keys)}")
+    columns = [c for c in spec.columns if not only or c.key in only]
+    log = log or (lambda m: print(m, file=sys.stderr))
+    root = Path(data_root or os.environ.get("SCENEBENCH_DATA", "data"))
+    if sizes:  # custom split sizes: datasets of their own, never mixed with the presets' or the smoke ones
+        tag = hashlib.sha256(json.dumps(dict(sizes), sort_keys=True).encode()).hexdigest()[:8]
+        root = root / f"reproduce-{config}-sizes-{tag}"
+    elif config == "smoke":
+        root = root / "reproduce-smoke"
+    num_samples = num_samples or spec.num_samples
+    report = Report(spec, config, seeds)
+    if config == "smoke":
+        sz = {**spec.smoke_sizes, **(sizes or {})}
+        report.notes.append("Smoke run: " + ", ".join(f"{k} {v:,}" for k, v in sz.items())
+                            + " images per split, tiny networks and a few hundred steps on CPU; "
+                            "it checks the pipeline and is not comparable to the paper.")
+    for column in [c for c in spec.columns if c not in columns]:
+        report.skipped[column.key] = "not selected (--only)"
+    t_all = time.perf_counter()
+    for column in columns:
+        try:
+            t0 = time.perf_counter()
+            directory = ensure_dataset(column, config, root, sizes, workers, spec)
+            log(f"[{column.label}] dataset {directory} ({time.perf_counter() - t0:.1f} s)")
+        except ScenebenchError as exc:
+            report.skipped[column.key] = str(exc)
+            log(f"[{column.label}] skipped: {exc}")
+            continue
+        for method in spec.methods:
+            for seed in seeds:
+                _run_one(spec, column, method, seed, directory, config, Path(runs), leaderboard, device, workers,
+                         progress, log, (train_overrides or {}).get(method.baseline, {}), num_samples, report)
+    log(f"{table} ({config}) done in {time.perf_counter() - t_all:.0f} s")
+    return report
+
+
+def _run_one(spec, column, method, seed, directory, config, runs, board, device, workers, progress, log,
+             overrides, num_samples, report) -> None:
+    from .baselines.common import checkpoint as ckpt
+    from .baselines.common.predict import predict
+    from .baselines.common.training import train
+    from .evaluate import evaluate
+    from .registry import get_baseline
+
+    cls = get_baseline(method.baseline)
+    values = {"seed": seed, **overrides}
+    if device:
+        values["device"] = device
+    conf = cls.resolve_config(config, values)
+    out = runs / spec.name / config / column.key / method.baseline / f"seed{seed}"
+    tag = f"[{column.label} / {method.label} / seed {seed}]"
+    t0 = time.perf_counter()
+    result = train(cls, directory, conf, out, config_name=config, progress=progress,
+                   log=lambda m: log(f"{tag} {m}"))
+    log(f"{tag} trained to step {result.step:,} ({time.perf_counter() - t0:.0f} s)")
+    model = result.model
+    digest = _sha256(out / ckpt.FILENAME)
+    splits = [(spec.split, None)]
+    if method.counts and spec.extra_split:
+        splits.append((spec.extra_split, ("num_objects",)))
+    for split, fields in splits:
+        cache = out / f"results-{split}.json"
+        key = {"checkpoint_sha256": digest, "num_samples": num_samples, "fields": list(fields or []),
+               "dataset": str(directory)}
+        results = None
+        if cache.is_file():
+            try:
+                saved = json.loads(cache.read_text())
+                if saved.get("key") == key:
+                    results = saved["results"]
+            except (ValueError, KeyError):
+                results = None
+        if results is None:
+            t1 = time.perf_counter()
+            sub = out / f"submission-{split}.h5"
+            notes = (f"scenebench reproduce {spec.name} --config {config}: {method.baseline}, seed {seed}, "
+                     f"{result.step} steps, {num_samples} importance samples"
+                     + (f", overrides {json.dumps(dict(overrides), sort_keys=True)}" if overrides else ""))
+            predict(model, directory, split, sub, fields=fields, num_samples=num_samples, seed=seed,
+                    notes=notes, progress=progress)
+            results = evaluate(sub, directory, split=split, workers=workers)
+            tmp = cache.with_name(cache.name + ".tmp")
+            tmp.write_text(json.dumps({"key": key, "results": results}, indent=2) + "\n")
+            os.replace(tmp, cache)
+            log(f"{tag} {split}: predicted and scored ({time.perf_counter() - t1:.0f} s)")
+        if board:
+            from .leaderboard import add_entry
+
+            report.entries.append(add_entry(results, board))
+        for metric in (spec.nll_metric, spec.count_metric):
+            if metric in results["metrics"]:
+                report.add(method.label, column.key, split, metric, results["metrics"][metric]["mean"])

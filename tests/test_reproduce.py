@@ -1,0 +1,172 @@
+"""Baselines from the command line (train -> predict -> evaluate) and `scenebench reproduce lavae-table1`."""
+
+import json
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from scenebench.errors import ConfigError
+
+torch = pytest.importorskip("torch")
+
+TINY = {
+    "conv-beta-vae": dict(channels=4, blocks=0, latent_channels=2, batch_size=8, val_size=8, eval_every=4,
+                          log_every=2, checkpoint_every=4, eval_batch_size=8, beta_steps=4, device="cpu",
+                          sample_chunk=50),
+    "lavae": dict(channels=2, blocks=1, head_channels=2, decoder_channels=4, decoder_blocks=1, latent_dim=2,
+                  aux_channels=2, max_objects=4, batch_size=4, val_size=8, eval_every=4, log_every=2,
+                  checkpoint_every=4, eval_batch_size=8, warmup_steps=2, warmup_anneal_steps=2, tau_steps=4,
+                  lr_location_decay_steps=4, device="cpu", sample_chunk=50, count_threshold=0.5),
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models: one torch thread is as fast, and immune to oversubscribed CI cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_dsprites(tmp_path_factory):
+    """32x32 multi-dSprites (lavae) with 24 samples per split."""
+    from scenebench.api import generate
+
+    root = tmp_path_factory.mktemp("tiny")
+    return generate("multi_dsprites", "lavae", root, num=24, workers=1,
+                    overrides={"height": "32", "width": "32", "max_size": "9",
+                               "splits.test-7.min_objects": "4", "splits.test-7.max_objects": "4"})
+
+
+@pytest.fixture
+def run_cli():
+    """Invoke a group holding the main commands plus the baseline commands (however cli.py wires them)."""
+    from scenebench.cli import Group, main
+    from scenebench.cli_baseline import baseline, reproduce
+
+    @click.group(cls=Group)
+    def root():
+        pass
+
+    for name, cmd in main.commands.items():
+        root.add_command(cmd, name)
+    root.add_command(baseline)
+    root.add_command(reproduce)
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(root, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+def _config_file(path, name, **extra):
+    path.write_text(json.dumps({"base": "smoke", **TINY[name], **extra}))
+    return path
+
+
+def test_baseline_list(run_cli):
+    res = run_cli("baseline", "list")
+    assert res.exit_code == 0
+    names = [line.split()[0] for line in res.output.splitlines() if line and not line.startswith(" ")]
+    assert {"lavae", "conv-beta-vae"} <= set(names)
+
+
+@pytest.mark.parametrize("name", ["lavae", "conv-beta-vae"])
+def test_train_predict_evaluate_round_trip_from_the_cli(tmp_path, tiny_dsprites, run_cli, name):
+    cfg = _config_file(tmp_path / "tiny.json", name, steps=4,
+                       **({"aux_grid": 4, "sprite_size": 9} if name == "lavae" else {"latent_size": 8}))
+    res = run_cli("baseline", "train", name, "--data", tiny_dsprites, "--config", cfg, "--out", tmp_path / "run",
+                  "--no-progress")
+    assert res.exit_code == 0, res.output
+    ckpt = res.output.strip().splitlines()[-1]
+    assert ckpt.endswith("checkpoint.pt")
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if r["kind"] == "val"] == [0, 4]
+    sub = tmp_path / "sub.h5"
+    res = run_cli("baseline", "predict", name, "--checkpoint", ckpt, "--data", tiny_dsprites, "--split", "test",
+                  "-o", sub, "--num-samples", "20", "--no-progress")
+    assert res.exit_code == 0, res.output
+    res = run_cli("evaluate", sub, "--data", tiny_dsprites, "--json", "-", "--workers", "1")
+    assert res.exit_code == 0, res.output
+    results = json.loads(res.output)
+    metrics = results["metrics"]
+    display = {"lavae": "LAVAE", "conv-beta-vae": "conv β-VAE (LAVAE baseline)"}[name]
+    assert results["method"]["name"] == f"{display} [tiny]"  # named after the config file: not the paper's
+    assert metrics["iw_nll"]["n"] == 24 and metrics["iw_nll"]["mean"] > 0
+    assert metrics["inference_gap"]["mean"] > -1e-9  # IW estimate >= ELBO from the same weights
+    if name == "lavae":
+        assert {"count_accuracy", "miou", "fg_ari"} <= set(metrics)
+    else:
+        assert "count_accuracy" not in metrics
+    # the same command gives the same file
+    again = tmp_path / "again.h5"
+    run_cli("baseline", "predict", name, "-k", tmp_path / "run", "-d", tiny_dsprites, "-s", "test", "-o", again,
+            "-S", "20", "--no-progress")
+    import h5py
+
+    with h5py.File(sub) as a, h5py.File(again) as b:
+        assert (a["log_weights"][:] == b["log_weights"][:]).all()
+
+
+def test_cli_errors_are_one_line(tmp_path, tiny_dsprites, run_cli):
+    res = run_cli("baseline", "train", "nope", "--data", tiny_dsprites)
+    assert res.exit_code == 2 and res.output.strip().startswith("error: unknown baseline 'nope'")
+    res = run_cli("baseline", "predict", "lavae", "-k", tmp_path / "none", "-d", tiny_dsprites, "-o", tmp_path / "s.h5")
+    assert res.exit_code == 2 and "checkpoint" in res.output and len(res.output.strip().splitlines()) == 1
+    res = run_cli("baseline", "train", "lavae", "--data", tiny_dsprites, "--set", "steps=0")
+    assert res.exit_code == 2 and "steps must be >= 1" in res.output
+    res = run_cli("reproduce", "no-such-table")
+    assert res.exit_code == 2 and "lavae-table1" in res.output
+    res = run_cli("reproduce", "lavae-table1", "--only", "mnist-3k")
+    assert res.exit_code == 2 and "mnist-1k, mnist-10k, dsprites" in res.output
+
+
+def test_reproduce_lavae_table1_end_to_end(tmp_path):
+    from scenebench.leaderboard import render
+    from scenebench.reproduce import reproduce
+
+    kw = dict(seeds=[0, 1], only=["dsprites"], data_root=tmp_path / "data", runs=tmp_path / "runs",
+              leaderboard=tmp_path / "board", workers=1, progress=False, log=lambda m: None,
+              sizes={"train": 24, "test": 6, "test-7": 4}, num_samples=10,
+              train_overrides={k: {**v, "steps": 2} for k, v in TINY.items()})
+    report = reproduce("lavae-table1", "smoke", **kw)
+    text = report.markdown()
+    lines = text.splitlines()
+    assert lines[3] == "|  | MNIST-1k NLL | acc | MNIST-10k NLL | acc | dSprites NLL | acc |"
+    lavae_paper = next(line for line in lines if line.startswith("| LAVAE (paper)"))
+    assert lavae_paper == ("| LAVAE (paper) | 42.2 ± 1.1 | ≥ 99.9% | 60.4 ± 2.8 | ≥ 99.7% | 43.9 ± 1.0 "
+                           "| ≥ 99.9% |")
+    assert "| baseline (paper) | 51.6 ± 0.6 | — | 64.6 ± 0.8 | — | 45.8 ± 0.7 | — |" in lines
+    ours = next(line for line in lines if line.startswith("| LAVAE (ours, smoke)")).split(" | ")
+    assert ours[1:5] == ["skipped"] * 4 and "±" in ours[5]  # two seeds: mean ± std
+    base = next(line for line in lines if line.startswith("| baseline (ours, smoke)")).split(" | ")
+    assert "±" in base[5] and base[6] == "— |"
+    assert "7-object generalisation" in text and "MNIST-1k skipped: not selected (--only)" in text
+    vals = report.values[("LAVAE", "dsprites", "test-7", "count_accuracy")]
+    assert len(vals) == 2 and all(0 <= v <= 1 for v in vals)
+    assert len(report.entries) == 6  # 2 seeds x (LAVAE test, LAVAE test-7, baseline test)
+    methods = {json.loads(p.read_text())["method"]["name"] for p in report.entries}
+    assert methods == {"LAVAE [smoke]", "conv β-VAE (LAVAE baseline) [smoke]"}
+    board = render(tmp_path / "board", "md")
+    assert "43.9" in board and "LAVAE" in board
+    # a second run reuses the checkpoints and the scored results
+    runs = sorted(p for p in (tmp_path / "runs").rglob("submission-*.h5"))
+    stamps = [p.stat().st_mtime_ns for p in runs]
+    again = reproduce("lavae-table1", "smoke", **kw)
+    assert again.markdown() == text
+    assert [p.stat().st_mtime_ns for p in runs] == stamps
+
+
+def test_reproduce_rejects_bad_arguments():
+    from scenebench.reproduce import reproduce
+
+    with pytest.raises(ConfigError, match="tables: lavae-table1"):
+        reproduce("table-9")
+    with pytest.raises(ConfigError, match="expected one of smoke, paper"):
+        reproduce("lavae-table1", "huge")
+    with pytest.raises(ConfigError, match="distinct non-negative"):
+        reproduce("lavae-table1", seeds=[0, 0])
