@@ -43,7 +43,7 @@ DEFAULT = [
     ("cle_mv", "dolphin", "train"),
 ]
 # samples per run = --num // SLOW[family] (rendered families take ms per sample, not µs)
-SLOW = {"flying_animals": 20, "smpl_bodies": 100, "cle_mv": 200, "multi_texture": 4}
+SLOW = {"flying_animals": 20, "smpl_bodies": 100, "cle_mv": 200, "multi_texture": 4, "mnist": 4}
 
 
 def targets(only):

@@ -315,6 +315,9 @@ def test_plain_mnist_in_file_order(tmp_path, fake_mnist_dir):
             assert np.array_equal(a["objects/label"][:, 0], labels[:20])
             assert np.array_equal(a["objects/source_index"][:, 0], np.arange(20))
             assert (a["num_objects"] == 1).all()
+    # two worker processes write the same bytes
+    two = generate("mnist", "gray", tmp_path / "w2", num=20, shard_size=8, workers=2, overrides=ov)
+    assert_same_arrays(read_split(gray, "train"), read_split(two, "train"))
     # a sample regenerated alone reads its own digit
     spec = resolve("mnist", "gray", overrides=ov, num=60)
     assert draw_sample(spec, "train", 41)["objects/source_index"][0] == 41
