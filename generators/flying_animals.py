@@ -42,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import threading
 from dataclasses import dataclass
 from typing import Literal
 
@@ -137,32 +138,103 @@ class Assets:
     scales: np.ndarray  # the scale grid (empty: continuous scales)
     resampled: dict = dataclasses.field(default_factory=dict)  # (asset id, scale level) -> sprite (filled lazily)
 
-    def sprite(self, aid: int, scale: float, level: int = -1) -> tuple:
-        """Cut-out ``aid`` resampled (bilinear, antialiased) to ``scale``: (RGBa, mask, box).
+    def warm(self, budget: int = 20_000) -> None:
+        """Resample every (drawable cut-out, grid scale) pair now, if there are at most ``budget`` of them.
 
-        RGBa: premultiplied uint8 (h, w, 4); mask: bool (h, w), alpha >= 128;
-        box: (y0, x0, y1, x1) of the mask inside the sprite, max exclusive.
+        Part of asset preparation (once per process): a scene then only looks
+        sprites up. Changes no bytes (see :meth:`sprite`).
+        """
+        if 0 < len(self.fg_ids) * len(self.scales) <= budget:
+            for aid in self.fg_ids:
+                for level, scale in enumerate(self.scales):
+                    self.sprite(int(aid), float(scale), level)
+
+    def sprite(self, aid: int, scale: float, level: int = -1) -> "Sprite":
+        """Cut-out ``aid`` resampled (bilinear, antialiased) to ``scale``, as a :class:`Sprite`.
+
         Grid scales (``level`` >= 0) are resampled once per process and kept; the
         result is a pure function of its arguments, so the cache changes no bytes.
         """
         key = (aid, level)
-        if level >= 0 and key in self.resampled:
-            return self.resampled[key]
+        if level >= 0:
+            got = self.resampled.get(key)
+            if got is not None:
+                return got
         from PIL import Image
 
         im = self.pack.sprites[aid]
         f = scale / self.scale_max
         w, h = im.size
         size = (max(1, round(w * f)), max(1, round(h * f)))
-        arr = np.asarray(im.resize(size, Image.BILINEAR) if size != im.size else im)
-        mask = arr[..., 3] >= asset_pack.ALPHA_THRESHOLD
-        rows, cols = mask.any(1), mask.any(0)
-        box = (int(np.argmax(rows)), int(np.argmax(cols)), len(rows) - int(np.argmax(rows[::-1])),
-               len(cols) - int(np.argmax(cols[::-1])))
-        out = (arr, mask, box)
+        out = Sprite.of(np.asarray(im.resize(size, Image.BILINEAR) if size != im.size else im))
         if level >= 0:
             self.resampled[key] = out
         return out
+
+
+def _extent(nz: np.ndarray) -> tuple[int, int, int, int]:
+    """(y0, x0, y1, x1) bounding box of a bool (h, w) array's True pixels, max exclusive; (0, 0, 0, 0) if none."""
+    rows, cols = np.flatnonzero(nz.any(1)), np.flatnonzero(nz.any(0))
+    if not len(rows):
+        return (0, 0, 0, 0)
+    return (int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
+
+
+@dataclass(frozen=True)
+class Sprite:
+    """A resampled cut-out, laid out for the compositor (bbox-local, contiguous uint8).
+
+    shape: (h, w) of the resampled cut-out (what placement uses); box: (y0,
+    x0, y1, x1) of its mask (alpha >= 128), max exclusive; mask: bool (y1-y0,
+    x1-x0), the mask inside ``box``; ink: (y0, x0, y1, x1) of the pixels with
+    any non-zero channel (outside it the sprite leaves the canvas unchanged);
+    rgb: premultiplied uint8 (ih, iw, 3) inside ``ink``; alpha: uint8 (ih, iw,
+    3), the alpha repeated per channel (contiguous, so compositing never
+    broadcasts).
+    """
+
+    shape: tuple
+    box: tuple
+    mask: np.ndarray
+    ink: tuple
+    rgb: np.ndarray
+    alpha: np.ndarray
+
+    @classmethod
+    def of(cls, rgba: np.ndarray) -> "Sprite":
+        """From a premultiplied uint8 (h, w, 4) cut-out."""
+        full = rgba[..., 3] >= asset_pack.ALPHA_THRESHOLD
+        y0, x0, y1, x1 = box = _extent(full)
+        iy0, ix0, iy1, ix1 = ink = _extent(np.ascontiguousarray(rgba).view(np.uint32)[..., 0] != 0)
+        crop = rgba[iy0:iy1, ix0:ix1]
+        return cls(full.shape, box, full[y0:y1, x0:x1].copy(), ink, np.ascontiguousarray(crop[..., :3]),
+                   np.repeat(crop[..., 3:], 3, axis=2))
+
+
+class _Scratch(threading.local):
+    """Per-thread work buffers: float32 ones for compositing a sprite (grown on demand, never shrunk) and
+    uint16 ones for the background frame (one canvas shape at a time)."""
+
+    def __init__(self):
+        self.size = 0
+
+    def get(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Three float32 (h, w, 3) work arrays and one full of 255 (contiguous views of flat buffers)."""
+        n = h * w * 3
+        if n > self.size:
+            self.size = max(n, 2 * self.size)
+            self.bufs = [np.empty(self.size, np.float32) for _ in range(3)] + [np.full(self.size, 255, np.float32)]
+        return tuple(b[:n].reshape(h, w, 3) for b in self.bufs)
+
+    def frame(self, shape: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """A uint16 work array of ``shape`` (H, W, 3) and one full of 255."""
+        if getattr(self, "frame_shape", None) != shape:
+            self.frame_shape = shape
+            self.frames = (np.empty(shape, np.uint16), np.full(shape, 255, np.uint16))
+        return self.frames
+
+
+_SCRATCH = _Scratch()
 
 
 _SPLITS = {"train": Split(60_000, {"asset_split": "train"}), "test": Split(10_000, {"asset_split": "test"})}
@@ -236,7 +308,9 @@ class FlyingAnimals(Generator):
         fg, bg = pack.split_ids(c.asset_split, c.holdout_every)
         cdf = np.cumsum(np.asarray(c.count_probs, np.float64))
         cdf /= cdf[-1]
-        return Assets(pack, fg, bg, cdf, c.asset_split, c.scale_max, c.scales)
+        assets = Assets(pack, fg, bg, cdf, c.asset_split, c.scale_max, c.scales)
+        assets.warm()
+        return assets
 
     def describe_assets(self, a: Assets) -> dict:
         return {**a.pack.describe(), "asset_split": a.asset_split, "foreground_ids": a.fg_ids.tolist(),
@@ -268,23 +342,25 @@ def _draw(rng: np.random.Generator, c: FlyingAnimalsConfig, a: Assets, out) -> N
     bg_m = round((glo + (ghi - glo) * rng.random()) * 128)
     bg_bright = bg_m / 128.0
     sprites = [a.sprite(int(i), float(s), int(lv)) for i, s, lv in zip(ids, scales, levels)]
-    masks = [m for _, m, _ in sprites]
     seg, amodal = out["segmentation"], out["masks"]
+    visible = np.zeros(n, np.int64)
     for attempt in range(c.max_attempts):
         corners = rng.random((n, 2))
         if attempt:
             seg[...] = 0
             amodal[...] = False
         boxes = []
-        for k, mask in enumerate(masks):
-            h, w = mask.shape
+        for k, spr in enumerate(sprites):  # masks are bbox-local: outside its box a mask is empty
+            h, w = spr.shape
             y, x = int(corners[k, 0] * (H - h + 1)), int(corners[k, 1] * (W - w + 1))
-            np.copyto(seg[y: y + h, x: x + w], np.uint8(k + 1), where=mask)
-            amodal[k, y: y + h, x: x + w] = mask
+            y0, x0, y1, x1 = spr.box
+            np.copyto(seg[y + y0: y + y1, x + x0: x + x1], np.uint8(k + 1), where=spr.mask)
+            amodal[k, y + y0: y + y1, x + x0: x + x1] = spr.mask
             boxes.append((y, x))
-        # an object's visible pixels all lie in its own box
-        visible = np.array([np.count_nonzero(seg[y: y + m.shape[0], x: x + m.shape[1]] == k + 1)
-                            for k, ((y, x), m) in enumerate(zip(boxes, masks))])
+        # an object's visible pixels all lie in its own mask box
+        for k, ((y, x), spr) in enumerate(zip(boxes, sprites)):
+            y0, x0, y1, x1 = spr.box
+            visible[k] = np.count_nonzero(seg[y + y0: y + y1, x + x0: x + x1] == k + 1)
         if visible.min() >= c.min_visible:
             break
     else:
@@ -292,21 +368,34 @@ def _draw(rng: np.random.Generator, c: FlyingAnimalsConfig, a: Assets, out) -> N
                           f"{c.max_attempts} attempts; lower min_visible or object_size, or raise max_attempts")
     # background: round(pixel * m / 128) in uint16 (255 * 512 fits), clipped, into the image buffer
     image = out["image"]
-    t = np.multiply(pack.backgrounds[bg], np.uint16(bg_m), dtype=np.uint16)
+    t, top = _SCRATCH.frame(image.shape)
+    np.copyto(t, pack.backgrounds[bg])
+    t *= np.uint16(bg_m)
     t += np.uint16(64)
-    t >>= 7
+    t >>= np.uint16(7)
     if bg_m > 128:
-        np.minimum(t, np.uint16(255), out=t)
+        np.minimum(t, top, out=t)
     np.copyto(image, t, casting="unsafe")
-    for k, (spr, _, (y0, x0, y1, x1)) in enumerate(sprites):  # back to front: premultiplied "over"
+    # back to front, premultiplied "over" in float32, rounded per layer, only inside each sprite's ink box
+    # (outside it alpha and color are 0: the canvas is unchanged): canvas * (1 - a / 255) + rgb * b.
+    # Same-dtype ops on contiguous scratch buffers (mixed-dtype or broadcasting ufuncs are several times slower).
+    for k, spr in enumerate(sprites):
         y, x = boxes[k]
-        h, w = spr.shape[:2]
-        reg = image[y: y + h, x: x + w]
-        f = reg.astype(np.float32)
-        f *= np.float32(1) - spr[..., 3:].astype(np.float32) * np.float32(1 / 255)
-        f += spr[..., :3].astype(np.float32) * np.float32(bright[k])
-        np.clip(f, 0, 255, out=f)
-        reg[...] = np.rint(f)  # rounded per layer
+        iy0, ix0, iy1, ix1 = spr.ink
+        reg = image[y + iy0: y + iy1, x + ix0: x + ix1]
+        f, inv, g, top = _SCRATCH.get(iy1 - iy0, ix1 - ix0)
+        np.copyto(f, reg)
+        np.copyto(inv, spr.alpha)
+        inv *= np.float32(1 / 255)
+        np.subtract(np.float32(1), inv, out=inv)
+        f *= inv
+        np.copyto(g, spr.rgb)
+        g *= np.float32(bright[k])
+        f += g
+        np.minimum(f, top, out=f)  # both terms are >= 0
+        np.rint(f, out=f)
+        np.copyto(reg, f, casting="unsafe")
+        y0, x0, y1, x1 = spr.box
         out["objects/bbox"][k] = (x + x0, y + y0, x + x1, y + y1)
         out["objects/position"][k] = (x + (x0 + x1) / 2.0, y + (y0 + y1) / 2.0)
     out["num_objects"][()] = n

@@ -411,6 +411,12 @@ def test_embedded_run(tmp_path):
         assert value.tobytes() == a[key][7].tobytes(), key
 
 
+def test_embedded_deterministic_across_workers_fast(tmp_path):
+    a = generate("flying_animals", "embedded", tmp_path / "a", num=6, shard_size=3, workers=1, splits=["train"])
+    b = generate("flying_animals", "embedded", tmp_path / "b", num=6, shard_size=2, workers=2, splits=["train"])
+    assert_same_arrays(read_split(a, "train"), read_split(b, "train"))
+
+
 @pytest.mark.slow
 def test_embedded_deterministic_across_workers(tmp_path):
     a = generate("flying_animals", "embedded", tmp_path / "a", num=30, shard_size=7, workers=1)
