@@ -6,42 +6,18 @@ them, so ``scenebench --help`` and ``scenebench list`` answer quickly.
 
 from __future__ import annotations
 
-import sys
 
 import click
 
 from . import __version__
+from .cli_common import Group, parse_sets
 from .errors import ScenebenchError
-
-
-class Group(click.Group):
-    """Turn user errors into one line on stderr and a non-zero exit."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except ScenebenchError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted; re-run the same command to resume", err=True)
-            sys.exit(130)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="scenebench")
 def main():
     """Deterministic datasets and benchmarks for object-centric scene learning."""
-
-
-def _parse_sets(values) -> dict:
-    out = {}
-    for item in values:
-        if "=" not in item:
-            raise ScenebenchError(f"--set {item!r}: expected KEY=VALUE")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v
-    return out
 
 
 @main.command()
@@ -68,7 +44,7 @@ def generate(family, preset, root, num, splits, seed, sets, workers, scheduler, 
         preset = next(iter(get_generator(family).PRESETS))
     if shard_size is not None and shard_size < 1:
         raise ScenebenchError(f"--shard-size must be >= 1, got {shard_size}")
-    spec = resolve(family, preset, seed=seed, overrides=_parse_sets(sets), num=num)
+    spec = resolve(family, preset, seed=seed, overrides=parse_sets(sets), num=num)
     out = run(spec, root, splits=splits or None, workers=workers, scheduler=scheduler, shard_size=shard_size,
               progress=progress, log=lambda m: click.echo(m, err=True))
     click.echo(str(out))

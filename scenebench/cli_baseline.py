@@ -8,32 +8,11 @@ imports stay light (click only): torch is imported by the commands that run.
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
-from .errors import ConfigError, ScenebenchError
-
-
-class _Group(click.Group):
-    """User errors as one ``error:`` line and exit 2 also when this group runs on its own."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except ScenebenchError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-
-
-def _parse_sets(values) -> dict:
-    out = {}
-    for item in values:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v
-    return out
+from .cli_common import Group, parse_sets
+from .errors import ConfigError
 
 
 def _threads(n):
@@ -45,7 +24,7 @@ def _threads(n):
         torch.set_num_threads(n)
 
 
-@click.group("baseline", cls=_Group)
+@click.group("baseline", cls=Group)
 def baseline():
     """Train the reference methods and write their predictions as submissions."""
 
@@ -89,7 +68,7 @@ def train(name, data, config, sets, out, device, fresh, threads, progress):
 
     _threads(threads)
     cls = get_baseline(name)
-    overrides = _parse_sets(sets)
+    overrides = parse_sets(sets)
     if device:
         overrides["device"] = device
     conf = cls.resolve_config(config, overrides)
@@ -98,7 +77,7 @@ def train(name, data, config, sets, out, device, fresh, threads, progress):
         import hashlib
         import json
 
-        config_name += "-" + hashlib.sha256(json.dumps(_parse_sets(sets), sort_keys=True).encode()).hexdigest()[:8]
+        config_name += "-" + hashlib.sha256(json.dumps(parse_sets(sets), sort_keys=True).encode()).hexdigest()[:8]
     log = lambda m: click.echo(m, err=True)  # noqa: E731
     td = TrainData(data, conf.val_size, log=log)
     directory = Path(out) if out else default_run_dir(Path("runs"), cls.name, td.info, config_name)
