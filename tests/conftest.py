@@ -46,3 +46,14 @@ def assert_same_arrays(a: dict, b: dict):
         assert a[k].dtype == b[k].dtype, k
         assert a[k].shape == b[k].shape, k
         assert a[k].tobytes() == b[k].tobytes(), k
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Tiny models: one torch thread is as fast, and immune to oversubscribed CI cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -18,13 +18,7 @@ from scenebench.baselines.lavae.beta_vae import ConvBetaVae  # noqa: E402
 from scenebench.baselines.lavae.model import Lavae  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one torch thread is as fast, and immune to oversubscribed CI cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 TINY_VAE = dict(channels=4, blocks=0, latent_channels=2, batch_size=8, val_size=16, eval_every=3, log_every=2,
                 checkpoint_every=2, eval_batch_size=16, beta_steps=4, device="cpu")

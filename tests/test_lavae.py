@@ -14,13 +14,7 @@ from scenebench.baselines.lavae.config import BetaVaeConfig, LavaeConfig  # noqa
 from scenebench.baselines.lavae.model import Lavae, bernoulli_log_prob  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one torch thread is as fast, and immune to oversubscribed CI cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def tiny_lavae(channels=1, size=8, **kw):
