@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import sys
 import threading
 import time
@@ -574,23 +573,14 @@ def _printable(text: str) -> str:
 
 
 def write_results(results: Mapping, path) -> Path:
-    """Write a results dict as JSON, atomically (tmp + rename)."""
-    import json
-    import uuid
+    """Write a results dict as JSON, atomically (see :mod:`scenebench.atomic`)."""
+    from .atomic import write_json_atomic
 
     p = Path(path)
     if p.is_dir():
         raise ConfigError(f"--json {p}: is a directory; expected a file path")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        with open(tmp, "w") as fh:
-            json.dump(results, fh, indent=2, allow_nan=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return write_json_atomic(p, results, allow_nan=False)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"--json {p}: cannot write ({exc.strerror or exc})") from None
-    return p

@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import uuid
 from pathlib import Path
 from typing import Mapping
 
+from .atomic import write_text_atomic
 from .errors import ScenebenchError
 
 ENTRIES = "entries"
@@ -105,23 +104,10 @@ def add_entry(results: Mapping, directory) -> Path:
     except OSError as exc:
         raise LeaderboardError(f"{entries}: cannot create ({exc.strerror or exc})") from None
     final = entries / entry_name(r)
-    tmp = entries / f".tmp-{os.getpid()}-{uuid.uuid4().hex}.json"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-        dfd = os.open(entries, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        return write_text_atomic(final, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise LeaderboardError(f"{final}: cannot write ({exc.strerror or exc})") from None
-    return final
 
 
 def load_entries(directory) -> list[dict]:
@@ -387,16 +373,12 @@ def render(directory, fmt: str = "md") -> str:
 
 
 def write_text(path, text: str) -> Path:
-    """Write a rendered board atomically (tmp + rename)."""
+    """Write a rendered board atomically (see :mod:`scenebench.atomic`)."""
     p = Path(path)
     if p.is_dir():
         raise LeaderboardError(f"-o {p}: is a directory; expected a file path")
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, p)
+        return write_text_atomic(p, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise LeaderboardError(f"-o {p}: cannot write ({exc.strerror or exc})") from None
-    return p

@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import __version__
+from .atomic import write_json_atomic
 from .errors import DatasetError
 from .generator import DatasetSpec
 from .identity import SCHEMA_VERSION
-from .shards import ShardTask, check_existing, plan, write_shard
+from .shards import check_existing, plan, write_shard
 
 MANIFEST = "manifest.json"
 PROGRESS = ".progress.json"
@@ -38,16 +39,6 @@ LOCK = ".lock"
 
 def dataset_dir(root: str | os.PathLike, spec: DatasetSpec) -> Path:
     return Path(root) / spec.family / spec.preset / f"v{spec.version}-seed{spec.seed}"
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def read_manifest(directory: str | os.PathLike) -> dict:
