@@ -37,6 +37,14 @@ depth testing off and the framebuffer's logic op set to OR, object k
 colored with bit k, so each pixel ends up holding the set of objects whose
 silhouettes cover it. The OR pass rasterises exactly the triangles of the
 ``SEG`` pass, so a pixel labelled k is always inside amodal mask k.
+All passes of a scene's views are issued in one batch (``_Stage._batch``:
+pyrender's forward pass re-implemented without its per-view Python work,
+same programs, uniforms and state, so the same pixels), each into its own
+framebuffer, and read back at the end, so Mesa rasterises while Python
+issues; the color pass is issued with the others on speculation (a placement
+is rarely rejected), its views side by side in one framebuffer so that all of
+Mesa's threads rasterise them at once (``COLOR_STRIPS``; the offset moves a
+few edge samples: about 1 pixel in 50,000 differs from a view rendered alone).
 """
 
 from __future__ import annotations
@@ -170,9 +178,13 @@ class Assets:
 @register_generator
 class CleMV(Generator):
     name = "cle_mv"
-    VERSION = "1.0.0"
+    VERSION = "1.1.0"
     RELEASE_NOTES = {"1.0.0": "First release: presets cle-mv (CLEVR primitives) and dolphin (plus 9 procedural "
-                              "complex shapes); 10 views at 64x64 with segmentation, amodal masks, depth, cameras."}
+                              "complex shapes); 10 views at 64x64 with segmentation, amodal masks, depth, cameras.",
+                     "1.1.0": "Faster rendering (~1.8x on one worker): all passes of a scene issued in one batch, "
+                              "color views rasterised side by side in one framebuffer. Segmentation, masks, depth "
+                              "and cameras are unchanged; about 1 image pixel in 50,000 differs (at object edges, "
+                              "one multisample flipped; mostly by 1 level)."}
     Config = CleMVConfig
     description = "CLE-MV: multi-view CLEVR-like scenes rendered with pyrender (LDS / MulMON)"
     paper = "LDS (Li & Fisher 2021), data of MulMON (Li et al. 2020)"
@@ -260,6 +272,9 @@ def _light_direction(rng, c: CleMVConfig) -> np.ndarray:
 
 
 _SLOTS = np.arange(MAX_OBJECTS)
+# color passes of several views side by side in one framebuffer (one Mesa scene, rasterised by all of Mesa's
+# threads at once: ~1.2x on one worker). Off: every pixel as pyrender's own render (1.0.0's images).
+COLOR_STRIPS = True
 
 
 def _visibility_score(c: CleMVConfig, seg: np.ndarray, masks: np.ndarray, n: int) -> tuple[int, int]:
@@ -303,9 +318,9 @@ def _draw(rng, c: CleMVConfig, assets: Assets, out) -> None:
             continue
         pos = np.concatenate([xy, z[:, None]], 1)
         stage.set_objects(c, shape, color, material, scale, pos, yaw)
-        for v in range(V):
-            seg[v], depth[v] = stage.render_seg(w2c[v], K)
-            masks[v, :n] = (stage.render_amodal(w2c[v], K)[None] >> _SLOTS[:n, None, None]) & 1
+        # the color pass too, on speculation: Mesa rasterises it while Python issues the other passes
+        bits = stage.render_seg_amodal(w2c, K, seg, depth, out["image"])
+        masks[:, :n] = (bits[:, None] >> _SLOTS[:n, None, None]) & 1
         score = _visibility_score(c, seg, masks, n)
         if score[0] == n:
             break
@@ -318,11 +333,9 @@ def _draw(rng, c: CleMVConfig, assets: Assets, out) -> None:
                               "(max_objects, sizes, min_gap)")
         _, pos, yaw, seg[...], depth[...], masks[...] = best
         stage.set_objects(c, shape, color, material, scale, pos, yaw)
+        stage.render_colors(w2c, K, out["image"])
     vis = np.stack([np.bincount(s.ravel(), minlength=n + 1)[1: n + 1] for s in seg])  # (V, n)
 
-    image = out["image"]
-    for v in range(V):
-        image[v] = stage.render_color(w2c[v], K)
     out["num_objects"][()] = n
 
     out["camera/azimuth"][...] = az
@@ -496,6 +509,10 @@ class _Stage:
         self.shadow_stale = True
         self.seg_map: dict = {}
         self.or_map: dict = {}
+        self.targets = None  # framebuffers of the batched passes, made on first use
+        self.programs: dict = {}  # (primitive id, flags) -> (primitive, its shader program)
+        self.locs: dict = {}  # program id -> its uniform locations
+        self.node_cache: dict = {}  # (node id, primitive id) -> pose and material uniforms, per batch
 
     # -- scene content
     def set_light(self, direction) -> None:
@@ -587,6 +604,317 @@ class _Stage:
         c = color.astype(np.int64)
         return c[..., 0] | (c[..., 1] << 8) | (c[..., 2] << 16)
 
+    # -- batched passes: every view of a scene at once, exact copies of the single-view passes above
+    def render_seg_amodal(self, w2c, K, seg: np.ndarray, depth: np.ndarray, image=None) -> np.ndarray:
+        """The ``SEG`` and OR passes of all views: fills ``seg`` (V, H, W) uint8 and ``depth`` (V, H, W)
+        float32, returns the amodal bit sets (V, H, W) int64 (bit k: object k's silhouette covers the pixel).
+        With ``image`` (V, H, W, 3) uint8, the color passes too (as :meth:`render_colors`)."""
+        pr = self.pr
+        V = len(w2c)
+        bits = np.empty((V,) + seg.shape[1:], np.int64)
+
+        def read_seg(v, color, dep):
+            seg[v] = color[..., 0]
+            depth[v] = dep
+
+        def read_or(v, color, dep):
+            c = color.astype(np.int64)
+            bits[v] = c[..., 0] | (c[..., 1] << 8) | (c[..., 2] << 16)
+
+        def read_color(v, color, dep):
+            image[v] = color
+
+        jobs = []
+        if image is not None:  # first: the longest to rasterise
+            jobs += [(v, self.flags_color, None, False, read_color) for v in range(V)]
+        for v in range(V):
+            jobs.append((v, pr.RenderFlags.SEG, self.seg_map, False, read_seg))
+            jobs.append((v, pr.RenderFlags.SEG, self.or_map, True, read_or))
+        self._batch(w2c, K, jobs)
+        return bits
+
+    def render_colors(self, w2c, K, image: np.ndarray) -> None:
+        """The color pass of all views into ``image`` (V, H, W, 3) uint8 (shadow map drawn when stale)."""
+
+        def read(v, color, dep):
+            image[v] = color
+
+        self._batch(w2c, K, [(v, self.flags_color, None, False, read) for v in range(len(w2c))])
+
+    def _batch(self, w2c, K, jobs) -> None:
+        """Draw ``jobs`` (view, flags, seg map or None, OR pass?, reader(view, rgb, depth)) and read them back.
+
+        pyrender's forward pass (same shader programs, uniforms, draw order
+        and GL state, so the same pixels: :meth:`render_color`,
+        :meth:`render_seg` and :meth:`render_amodal` are the reference)
+        without most of its per-view Python work and without its per-view
+        read-back: each job draws into its own framebuffer (4x multisampled
+        like pyrender's; single-sample for the OR pass, which draws without
+        multisampling and reads no depth), so Mesa's rasteriser threads work
+        on earlier views while Python issues the next ones; all read-backs
+        happen at the end (or when the framebuffers run out). The shadow map
+        is drawn first when stale and a job is a color pass.
+        """
+        from OpenGL import GL
+
+        pr = self.pr
+        rend = self.renderer
+        rend._platform.make_current()
+        r = rend._renderer
+        r.viewport_width, r.viewport_height = rend.viewport_width, rend.viewport_height
+        flags0 = self.flags_color | pr.RenderFlags.OFFSCREEN
+        r._update_context(self.scene, flags0)
+        color_jobs = any(not j[1] & pr.RenderFlags.SEG for j in jobs)
+        if color_jobs and flags0 & pr.RenderFlags.SHADOWS_DIRECTIONAL:
+            h = self.hooks
+            if self.shadow_stale:
+                h.shadows, h.skip_shadow, h.no_cast = True, False, self.no_cast
+                try:
+                    r._shadow_mapping_pass(self.scene, self.key, flags0)
+                finally:
+                    h.shadows = False
+                    h.no_cast = ()
+                self.shadow_stale = False
+        targets = self._targets()
+        pending = []
+        lit = set()
+        self.node_cache = {}
+        W = rend.viewport_width
+        n_seg = n_color = 0
+        try:
+            for v, flags, seg_map, or_pass, reader in jobs:
+                color = not flags & pr.RenderFlags.SEG
+                if (n_color == targets.per * len(targets.strips)) if color else (n_seg == len(targets.fbs)):
+                    self._read(targets, pending)
+                    pending, n_seg, n_color = [], 0, 0
+                if color:  # side by side in a strip: one Mesa scene, rasterised by all its threads at once
+                    slot, strip, x = None, n_color // targets.per, (n_color % targets.per) * W
+                    fb = targets.strips[strip][0]
+                    n_color += 1
+                else:
+                    slot, strip, x = n_seg, None, 0
+                    # the OR pass draws without multisampling (SEG) and keeps no depth: a single-sample target
+                    fb = targets.flat[slot] if or_pass else targets.fbs[slot]
+                    n_seg += 1
+                self._set_camera(w2c[v], K)
+                self._draw(fb, flags | pr.RenderFlags.OFFSCREEN, seg_map, or_pass, lit, x)
+                pending.append((slot, v, flags, or_pass, reader, strip, x))
+            self._read(targets, pending)
+        finally:
+            GL.glDisable(GL.GL_COLOR_LOGIC_OP)
+            GL.glUseProgram(0)
+            GL.glBindVertexArray(0)
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
+            r._reset_active_textures()
+
+    def _draw(self, fb, flags, seg_map, or_pass, lit, x: int = 0) -> None:
+        """One forward pass into framebuffer ``fb``: pyrender's ``Renderer._forward_pass``, less its read-back.
+
+        The same programs, uniform values (converted to float32 as pyrender's
+        ``set_uniform`` does), draw order and GL state; but uniform locations
+        are cached, GL is called without PyOpenGL's wrappers, the camera
+        uniforms are set once per program and pass (pyrender: once per node)
+        and the per-draw state of ``_bind_and_draw_primitive`` (the same for
+        every opaque, single-sided, filled, untextured triangle mesh, all this
+        stage draws) once per pass.
+        """
+        import ctypes
+
+        from OpenGL import GL
+        from OpenGL.raw.GL.VERSION import GL_2_0 as G2
+
+        pr = self.pr
+        r = self.renderer._renderer
+        scene = self.scene
+        seg = bool(flags & pr.RenderFlags.SEG)
+        GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, fb)
+        GL.glViewport(x, 0, r.viewport_width, r.viewport_height)
+        GL.glEnable(GL.GL_DEPTH_TEST)
+        GL.glDepthMask(GL.GL_TRUE)
+        GL.glDepthFunc(GL.GL_LESS)
+        GL.glDepthRange(0.0, 1.0)
+        if or_pass:
+            GL.glDisable(GL.GL_DEPTH_TEST)
+            GL.glEnable(GL.GL_COLOR_LOGIC_OP)
+            GL.glLogicOp(GL.GL_OR)
+        else:
+            GL.glDisable(GL.GL_COLOR_LOGIC_OP)
+        if seg:
+            GL.glClearColor(0.0, 0.0, 0.0, 1.0)
+        else:
+            GL.glClearColor(*scene.bg_color)
+        GL.glEnable(GL.GL_SCISSOR_TEST)  # this view's part of a strip only
+        GL.glScissor(x, 0, r.viewport_width, r.viewport_height)
+        GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
+        GL.glDisable(GL.GL_SCISSOR_TEST)
+        if seg:
+            GL.glDisable(GL.GL_MULTISAMPLE)
+        else:
+            GL.glEnable(GL.GL_MULTISAMPLE)
+        GL.glEnable(GL.GL_CULL_FACE)
+        GL.glEnable(GL.GL_BLEND)
+        GL.glCullFace(GL.GL_BACK)
+        GL.glBlendFunc(GL.GL_ONE, GL.GL_ZERO)
+        GL.glPolygonMode(GL.GL_FRONT_AND_BACK, GL.GL_FILL)
+        GL.glDisable(GL.GL_PROGRAM_POINT_SIZE)
+        V, P = r._get_camera_matrices(scene)
+        cam = (_f32(V), _f32(P), _f32(scene.get_pose(scene.main_camera_node)[:3, 3]))
+        programs, locs, node_cache = self.programs, self.locs, self.node_cache
+        has_camera = set()
+        bound = None
+        for node in r._sorted_mesh_nodes(scene):
+            mesh = node.mesh
+            if not mesh.is_visible:
+                continue
+            if seg:
+                if node not in seg_map:
+                    continue
+                color = _f32(np.asanyarray(seg_map[node]) / 255.0)
+            for primitive in mesh.primitives:
+                key = (id(primitive), flags)
+                entry = programs.get(key)
+                if entry is None:
+                    m = primitive.material
+                    if (primitive.mode != pr.constants.GLTF.TRIANGLES or primitive.poses is not None
+                            or m.tex_flags or m.alphaMode == "BLEND" or m.doubleSided or m.wireframe
+                            or not isinstance(m, pr.MetallicRoughnessMaterial)):
+                        raise RuntimeError(f"cle_mv: cannot batch-draw primitive of {node.name}")
+                    entry = programs[key] = (primitive, r._get_primitive_program(
+                        primitive, flags, pr.constants.ProgramFlags.USE_MATERIAL))
+                program = entry[1]
+                pid = program._program_id
+                if pid != bound:
+                    G2.glUseProgram(pid)
+                    bound = pid
+                loc = locs.get(pid)
+                if loc is None:
+                    loc = locs[pid] = _Locations(pid)
+                if pid not in has_camera:
+                    has_camera.add(pid)
+                    G2.glUniformMatrix4fv(loc["V"], 1, GL.GL_TRUE, cam[0])
+                    G2.glUniformMatrix4fv(loc["P"], 1, GL.GL_TRUE, cam[1])
+                    G2.glUniform3fv(loc["cam_pos"], 1, cam[2])
+                nc = node_cache.get((id(node), id(primitive)))
+                if nc is None:  # this batch's pose and material uniforms of the node (the scene is fixed)
+                    m = primitive.material
+                    nc = node_cache[(id(node), id(primitive))] = (
+                        _f32(scene.get_pose(node)),
+                        [("material.emissive_factor", m.emissiveFactor),
+                         ("material.base_color_factor", m.baseColorFactor),
+                         ("material.metallic_factor", m.metallicFactor),
+                         ("material.roughness_factor", m.roughnessFactor)])
+                if seg:
+                    G2.glUniform3fv(loc["color"], 1, color)
+                else:
+                    if pid not in lit:  # light uniforms are the same for every view and node
+                        lit.add(pid)
+                        r._bind_lighting(scene, program, node, flags)
+                        r._reset_active_textures()
+                    for name, value in nc[1]:
+                        _set_uniform(program, loc, name, value)
+                G2.glUniformMatrix4fv(loc["M"], 1, GL.GL_TRUE, nc[0])
+                primitive._bind()
+                if primitive.indices is not None:
+                    GL.glDrawElementsInstanced(primitive.mode, primitive.indices.size, GL.GL_UNSIGNED_INT,
+                                               ctypes.c_void_p(0), 1)
+                else:
+                    GL.glDrawArraysInstanced(primitive.mode, 0, len(primitive.positions), 1)
+        if seg:  # (a color pass's strip stays one scene until it is full)
+            GL.glFlush()
+
+    def _read(self, targets, pending) -> None:
+        """Resolve the ``pending`` (slot, view, flags, OR pass?, reader) framebuffers, then read each back.
+
+        Per job, pyrender's ``_read_main_framebuffer``: RGB (H, W, 3) uint8 and (``SEG`` passes only, else
+        None) depth converted to camera z the same way, handed to ``reader(view, rgb, depth)``. All
+        resolves are queued before the first read, so Mesa runs them in one go.
+        """
+        from OpenGL import GL
+
+        pr = self.pr
+        r = self.renderer._renderer
+        width, height = r.viewport_width, r.viewport_height
+        used: dict = {}
+        for slot, v, flags, or_pass, reader, strip, x in pending:
+            if strip is not None:
+                used[strip] = max(used.get(strip, 0), x + width)
+        for strip, w in used.items():
+            GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, targets.strips[strip][0])
+            GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, targets.strips[strip][1])
+            GL.glBlitFramebuffer(0, 0, w, height, 0, 0, w, height, GL.GL_COLOR_BUFFER_BIT, GL.GL_LINEAR)
+        for slot, v, flags, or_pass, reader, strip, x in pending:
+            if strip is not None:
+                continue
+            if not or_pass:
+                GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, targets.fbs[slot])
+                GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, targets.resolve[slot])
+                GL.glBlitFramebuffer(0, 0, width, height, 0, 0, width, height, GL.GL_COLOR_BUFFER_BIT,
+                                     GL.GL_LINEAR)
+                if flags & pr.RenderFlags.SEG:
+                    GL.glBlitFramebuffer(0, 0, width, height, 0, 0, width, height, GL.GL_DEPTH_BUFFER_BIT,
+                                         GL.GL_NEAREST)
+        for slot, v, flags, or_pass, reader, strip, x in pending:
+            seg = bool(flags & pr.RenderFlags.SEG) and not or_pass
+            if strip is not None:
+                fb = targets.strips[strip][1]
+            else:
+                fb = targets.flat[slot] if or_pass else targets.resolve[slot]
+            GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, fb)
+            self._read_one(v, seg, reader, x)
+
+    def _read_one(self, v, seg, reader, x: int = 0) -> None:
+        from OpenGL import GL
+
+        r = self.renderer._renderer
+        width, height = r.viewport_width, r.viewport_height
+        depth_im = None
+        if seg:
+            depth_buf = GL.glReadPixels(0, 0, width, height, GL.GL_DEPTH_COMPONENT, GL.GL_FLOAT)
+            depth_im = np.frombuffer(depth_buf, dtype=np.float32).reshape((height, width))[::-1]
+            inf_inds = depth_im == 1.0
+            depth_im = 2.0 * depth_im - 1.0
+            cam = self.camera.camera
+            z_near, z_far = cam.znear, cam.zfar
+            noninf = np.logical_not(inf_inds)
+            depth_im[noninf] = (2.0 * z_near * z_far) / (z_far + z_near - depth_im[noninf] * (z_far - z_near))
+            depth_im[inf_inds] = 0.0
+        color_buf = GL.glReadPixels(x, 0, width, height, GL.GL_RGB, GL.GL_UNSIGNED_BYTE)
+        color_im = np.frombuffer(color_buf, dtype=np.uint8).reshape((height, width, 3))[::-1]
+        reader(v, color_im, depth_im)
+
+    def _targets(self) -> SimpleNamespace:
+        """This stage's multisampled framebuffers (like pyrender's main one) and one resolve framebuffer."""
+        if self.targets is None:
+            from OpenGL import GL
+
+            r = self.renderer._renderer
+            w, h = r.viewport_width, r.viewport_height
+            n = int(max(2, min(64, (256 << 20) // (w * h * 6 * 8))))  # at most ~256 MB
+            # color passes: strips of `per` views side by side (4x samples + resolve: 40 bytes a pixel)
+            per = int(max(1, min(16, 4096 // w, (32 << 20) // (w * h * 40)))) if COLOR_STRIPS else 1
+            n_strips = int(max(1, min(8, (256 << 20) // (per * w * h * 40))))
+
+            def framebuffer(samples, w=w):
+                cb, db = GL.glGenRenderbuffers(2)
+                for rb, fmt in ((cb, GL.GL_RGBA), (db, GL.GL_DEPTH_COMPONENT24)):
+                    GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, rb)
+                    if samples:
+                        GL.glRenderbufferStorageMultisample(GL.GL_RENDERBUFFER, samples, fmt, w, h)
+                    else:
+                        GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, fmt, w, h)
+                fb = GL.glGenFramebuffers(1)
+                GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, fb)
+                GL.glFramebufferRenderbuffer(GL.GL_DRAW_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_RENDERBUFFER, cb)
+                GL.glFramebufferRenderbuffer(GL.GL_DRAW_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, GL.GL_RENDERBUFFER, db)
+                return fb
+
+            self.renderer._platform.make_current()
+            self.targets = SimpleNamespace(fbs=[framebuffer(4) for _ in range(n)],
+                                           resolve=[framebuffer(0) for _ in range(n)],
+                                           flat=[framebuffer(0) for _ in range(n)], per=per,
+                                           strips=[(framebuffer(4, per * w), framebuffer(0, per * w))
+                                                   for _ in range(n_strips)])
+        return self.targets
 
     def render_object(self, k: int, w2c, K) -> tuple[np.ndarray, np.ndarray]:
         """Object k rendered alone by a ``SEG`` pass: silhouette (H, W) bool and its depth (H, W) float32.
@@ -596,6 +924,41 @@ class _Stage:
         self._set_camera(w2c, K)
         color, depth = self.renderer.render(self.scene, self.pr.RenderFlags.SEG, {self.current[k]: (255, 255, 255)})
         return color[..., 0] > 0, depth
+
+
+def _f32(a) -> np.ndarray:
+    """A float array as the contiguous float32 copy PyOpenGL passes to GL (what pyrender's set_uniform sends)."""
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+class _Locations(dict):
+    """Uniform name -> location of one shader program, looked up once (-1: not in the program)."""
+
+    def __init__(self, program_id):
+        super().__init__()
+        self.program_id = program_id
+
+    def __missing__(self, name):
+        from OpenGL.raw.GL.VERSION import GL_2_0 as G2
+
+        loc = self[name] = int(G2.glGetUniformLocation(self.program_id, name.encode()))
+        return loc
+
+
+def _set_uniform(program, loc, name, value) -> None:
+    """pyrender's ``ShaderProgram.set_uniform`` for float vectors and floats with a cached location;
+    anything else goes through pyrender's own."""
+    from OpenGL.raw.GL.VERSION import GL_2_0 as G2
+
+    where = loc[name]
+    if where == -1:
+        return  # pyrender: "Invalid shader variable", ignored
+    if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind == "f" and value.shape[0] in (3, 4):
+        (G2.glUniform3fv if value.shape[0] == 3 else G2.glUniform4fv)(where, 1, _f32(value))
+    elif isinstance(value, float):
+        G2.glUniform1f(where, value)
+    else:
+        program.set_uniform(name, value)
 
 
 def _bit_color(k: int) -> tuple[int, int, int]:
