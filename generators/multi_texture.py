@@ -300,28 +300,15 @@ def paint_textured(assets: Assets, rows, codes, y, x, n, cell, off_u, off_v, col
     top-left corners ``y, x``; ``cell, off_u, off_v`` (R, K) are their
     chessboards, ``colors`` (R, K, 2, 3) uint8 their two colors.
     """
-    px = assets.pixels
-    HW = px.height * px.width
-    K = codes.shape[1]
     pixels = sprites.rgb_items(image)
     flat_masks = None if masks is None else masks.reshape(-1)
-    for k in range(K):
-        j = np.flatnonzero(n > k)
-        if not j.size:
-            continue
-        code = codes[j, k]
-        lens = px.npix[code]
-        pix = sprites.ragged(px.start[code], lens)
-        corner = y[j, k] * px.width + x[j, k]
-        lin = np.repeat(rows[j] * HW + corner, lens)
-        lin += px.offset[pix]
+    for layer in sprites.slot_layers(assets.pixels, rows, codes, y, x, n):
+        j, k, pix, lens = layer.j, layer.k, layer.pix, layer.lens
         parity = textures.chessboard(assets.u[pix], assets.v[pix], cell[j, k], off_u[j, k], off_v[j, k], lens)
         parity += np.repeat(np.arange(0, 2 * len(j), 2), lens)  # index into the (objects x 2) colors
-        pixels[lin] = sprites.rgb_items(np.ascontiguousarray(colors[j, k])).take(parity)
+        pixels[layer.frame_index()] = sprites.rgb_items(np.ascontiguousarray(colors[j, k])).take(parity)
         if flat_masks is not None:
-            lin = np.repeat((rows[j] * K + k) * HW + corner, lens)
-            lin += px.offset[pix]
-            flat_masks[lin] = True
+            flat_masks[layer.mask_index()] = True
 
 
 def _record_objects(arrays, out, n, codes, y, x, colors, cell, visible, assets: Assets) -> None:

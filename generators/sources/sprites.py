@@ -247,29 +247,63 @@ def paint(bank: PixelBank, rows: np.ndarray, codes: np.ndarray, y: np.ndarray, x
     ``(B, H, W, C)`` gets ``colors[j, k]`` (C,); ``masks`` ``(B, K, H, W)``
     bool gets each sprite's full (amodal) mask. Outputs must be C-contiguous.
     """
-    HW = bank.height * bank.width
-    K = codes.shape[1]
     flat_seg = None if seg is None else seg.reshape(-1)
     pixels = None if image is None else rgb_items(image)
     flat_masks = None if masks is None else masks.reshape(-1)
+    for layer in slot_layers(bank, rows, codes, y, x, n):
+        lin = layer.frame_index()
+        if flat_seg is not None:
+            flat_seg[lin] = layer.k + 1
+        if pixels is not None:
+            pixels[lin] = np.repeat(rgb_items(np.ascontiguousarray(colors[layer.j, layer.k])), layer.lens)
+        if flat_masks is not None:
+            flat_masks[layer.mask_index()] = True
+
+
+@dataclass
+class SlotLayer:
+    """The pixels of sprite slot ``k`` in every scene ``j`` that has one (see :func:`slot_layers`)."""
+
+    k: int
+    j: np.ndarray  # (m,) batch positions of the scenes with a sprite in slot k
+    pix: np.ndarray  # (P,) indices into the bank's pixel arrays, scene after scene
+    offset: np.ndarray  # (P,) ``bank.offset[pix]``: each pixel's offset from its sprite's corner
+    lens: np.ndarray  # (m,) pixels per sprite
+    corner: np.ndarray  # (m,) linear offset of each sprite's top-left corner within a frame
+    rows: np.ndarray  # (m,) output rows of the scenes
+    bank: "PixelBank"
+    slots: int  # K
+
+    def _index(self, base: np.ndarray) -> np.ndarray:
+        lin = np.repeat(base + self.corner, self.lens)
+        lin += self.offset
+        return lin
+
+    def frame_index(self) -> np.ndarray:
+        """(P,) flat indices of the sprites' pixels in (B, H, W) outputs."""
+        return self._index(self.rows * (self.bank.height * self.bank.width))
+
+    def mask_index(self) -> np.ndarray:
+        """(P,) flat indices of the sprites' pixels in their own slot of (B, K, H, W) amodal masks."""
+        return self._index((self.rows * self.slots + self.k) * (self.bank.height * self.bank.width))
+
+
+def slot_layers(bank: PixelBank, rows: np.ndarray, codes: np.ndarray, y: np.ndarray, x: np.ndarray,
+                n: np.ndarray):
+    """Yield one :class:`SlotLayer` per sprite slot, back to front (slot k over slots < k).
+
+    Scene j (row ``rows[j]`` of the outputs) has sprites ``codes[j, :n[j]]``
+    with top-left corners ``y, x`` (R, K); slots no scene uses are skipped.
+    """
+    K = codes.shape[1]
     for k in range(K):
         j = np.flatnonzero(n > k)
         if not j.size:
             continue
         c = codes[j, k]
         lens = bank.npix[c]
-        offset = bank.offset[ragged(bank.start[c], lens)]
-        corner = y[j, k] * bank.width + x[j, k]
-        lin = np.repeat(rows[j] * HW + corner, lens)
-        lin += offset
-        if flat_seg is not None:
-            flat_seg[lin] = k + 1
-        if pixels is not None:
-            pixels[lin] = np.repeat(rgb_items(np.ascontiguousarray(colors[j, k])), lens)
-        if flat_masks is not None:
-            lin = np.repeat((rows[j] * K + k) * HW + corner, lens)
-            lin += offset
-            flat_masks[lin] = True
+        pix = ragged(bank.start[c], lens)
+        yield SlotLayer(k, j, pix, bank.offset[pix], lens, y[j, k] * bank.width + x[j, k], rows[j], bank, K)
 
 
 def rgb_items(a: np.ndarray) -> np.ndarray:
