@@ -61,6 +61,8 @@ import numpy as np
 
 from scenebench.errors import DatasetError
 
+from . import cache
+
 ENV_VAR = "SCENEBENCH_FLYING_ANIMALS"
 IMAGE_EXTS = (".png", ".jpg", ".jpeg")
 CLASS_FILES = ("classes.json", "classes.csv", "classes.txt")
@@ -76,8 +78,7 @@ class AssetPackError(DatasetError):
 # ---------------------------------------------------------------- locating
 def default_dir() -> Path:
     """``$SCENEBENCH_CACHE/flying_animals``, default ``~/.cache/scenebench/flying_animals``."""
-    base = os.environ.get("SCENEBENCH_CACHE")
-    return (Path(base).expanduser() if base else Path.home() / ".cache" / "scenebench") / "flying_animals"
+    return cache.cache_dir("flying_animals")
 
 
 def locate(asset_dir: str | os.PathLike | None = None) -> Path:

@@ -60,6 +60,8 @@ import numpy as np
 
 from scenebench.errors import DatasetError
 
+from . import cache
+
 NUM_JOINTS = 24
 NUM_BETAS = 10
 SMPL_NUM_VERTICES = 6890  # the official SMPL mesh
@@ -98,18 +100,12 @@ class SmplModelError(DatasetError):
 # ---------------------------------------------------------------- locations
 def cache_dir() -> Path:
     """``$SCENEBENCH_CACHE/smpl``, default ``~/.cache/scenebench/smpl``."""
-    base = os.environ.get("SCENEBENCH_CACHE")
-    return (Path(base).expanduser() if base else Path.home() / ".cache" / "scenebench") / "smpl"
+    return cache.cache_dir("smpl")
 
 
 def search_dirs(directory: str | os.PathLike | None = None) -> list[Path]:
     """Where SMPL files are looked for: the explicit directory, else $SCENEBENCH_SMPL_DIR, else the cache."""
-    if directory:
-        return [Path(directory).expanduser()]
-    env = os.environ.get("SCENEBENCH_SMPL_DIR")
-    if env:
-        return [Path(env).expanduser()]
-    return [cache_dir()]
+    return [cache.input_dir(directory, "SCENEBENCH_SMPL_DIR", "smpl")]
 
 
 def file_names(gender: str) -> tuple[str, ...]:

@@ -47,6 +47,8 @@ import numpy as np
 
 from scenebench.errors import ConfigError, DatasetError
 
+from . import cache
+
 FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -100,18 +102,12 @@ class MnistData:
 # ---------------------------------------------------------------- locations
 def cache_dir() -> Path:
     """``$SCENEBENCH_CACHE/mnist``, default ``~/.cache/scenebench/mnist``."""
-    base = os.environ.get("SCENEBENCH_CACHE")
-    return (Path(base).expanduser() if base else Path.home() / ".cache" / "scenebench") / "mnist"
+    return cache.cache_dir("mnist")
 
 
 def search_dirs(directory: str | os.PathLike | None = None) -> list[Path]:
     """Where IDX files are looked for: the explicit directory, else $SCENEBENCH_MNIST_DIR, else the cache."""
-    if directory:
-        return [Path(directory).expanduser()]
-    env = os.environ.get("SCENEBENCH_MNIST_DIR")
-    if env:
-        return [Path(env).expanduser()]
-    return [cache_dir()]
+    return [cache.input_dir(directory, "SCENEBENCH_MNIST_DIR", "mnist")]
 
 
 def _where_text(directory=None) -> str:
