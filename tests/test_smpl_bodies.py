@@ -314,7 +314,7 @@ def test_projection_matches_the_rendered_silhouette(embedded):
     c = spec.split_config("train")
     rt = split_assets(spec, "train").runtime(c)
     for k in (0, 3):
-        verts, joints = rt.pose(np.full(10, 0.5, np.float32), sb.pose_vector(c, k))
+        verts, joints = (x[0] for x in rt.pose(np.full((1, 10), 0.5, np.float32), sb.pose_vector(c, k)[None]))
         _, mask = rt.render(verts)
         xy = sb.project(c, verts)
         rows, cols = np.nonzero(mask)
@@ -324,30 +324,41 @@ def test_projection_matches_the_rendered_silhouette(embedded):
         np.testing.assert_allclose(sb.project(c, joints), sb.project(c, joints.astype(np.float32)), atol=1e-3)
 
 
-def test_numpy_skinning_matches_smplx(embedded, smpl_model):
+def test_poser_is_smplx_and_independent_of_batching(embedded, smpl_model):
     import torch
 
     path, d = embedded
-    skin = bm.Skinning(d)
+    poser = bm.Poser(d, path)
     rng = np.random.default_rng(3)
     c = sb.SmplConfig(model="embedded")
-    poses = [sb.pose_vector(c, k) for k in range(4)] + [rng.normal(0, 0.6, (24, 3)), np.zeros((24, 3))]
-    for pose in poses:
-        betas = rng.normal(0, 1.25, 10)
-        verts, joints = skin(betas, pose)
+    poses = np.stack([sb.pose_vector(c, k) for k in range(4)] + [rng.normal(0, 0.6, (24, 3)), np.zeros((24, 3))])
+    betas = rng.normal(0, 1.25, (len(poses), 10))
+    verts, joints = poser(betas, poses)
+    assert verts.shape == (6, len(d["v_template"]), 3) and joints.shape == (6, 24, 3)
+    for k in range(len(poses)):  # the same as smplx.SMPL posing each body alone (up to summation order)
         with torch.inference_mode():
-            out = smpl_model(betas=torch.tensor(betas[None]), body_pose=torch.tensor(pose[1:].reshape(1, -1)),
-                             global_orient=torch.tensor(pose[:1]))
-        np.testing.assert_allclose(verts, out.vertices[0].numpy(), rtol=0, atol=1e-12)
-        np.testing.assert_allclose(joints, out.joints[0, :24].numpy(), rtol=0, atol=1e-12)
+            out = smpl_model(betas=torch.tensor(betas[k:k + 1]), body_pose=torch.tensor(poses[k, 1:].reshape(1, -1)),
+                             global_orient=torch.tensor(poses[k, :1]))
+        np.testing.assert_allclose(verts[k], out.vertices[0].numpy(), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(joints[k], out.joints[0, :24].numpy(), rtol=0, atol=1e-12)
+    # the same bytes alone, at another position, and among 2 groups' worth of other bodies
+    crowd_b = rng.normal(0, 1.25, (2 * bm.POSE_GROUP + 3, 10))
+    crowd_p = rng.normal(0, 0.4, (len(crowd_b), 24, 3))
+    for k, at in ((0, 0), (4, 7), (5, bm.POSE_GROUP + 2)):
+        b, p = crowd_b.copy(), crowd_p.copy()
+        b[at], p[at] = betas[k], poses[k]
+        v_alone, j_alone = poser(betas[k:k + 1], poses[k:k + 1])
+        v_crowd, j_crowd = poser(b, p)
+        assert v_alone[0].tobytes() == v_crowd[at].tobytes() == verts[k].tobytes()
+        assert j_alone[0].tobytes() == j_crowd[at].tobytes() == joints[k].tobytes()
 
 
 def test_reused_mesh_renders_each_sample(embedded):
     spec = resolve("smpl_bodies", "embedded", num=1)
     c = spec.split_config("train")
     rt = split_assets(spec, "train").runtime(c)
-    a_verts, _ = rt.pose(np.zeros(10, np.float32), sb.pose_vector(c, 0))
-    b_verts, _ = rt.pose(np.full(10, 1.0, np.float32), sb.pose_vector(c, 3))
+    (a_verts, b_verts), _ = rt.pose(np.array([np.zeros(10), np.ones(10)], np.float32),
+                                    np.stack([sb.pose_vector(c, 0), sb.pose_vector(c, 3)]))
     a1, b1 = rt.render(a_verts), rt.render(b_verts)
     assert (a1[0] != b1[0]).sum() > 1000  # the vertex buffer really was rewritten
     other = rt.pr.Scene()  # another scene rendered with this process's renderer drops our mesh from the context

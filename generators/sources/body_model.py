@@ -1,8 +1,8 @@
 """SMPL body models: official SMPL files read without chumpy, and a procedural body in SMPL's layout.
 
 Two sources of an SMPL-layout body model, both usable through ``smplx.SMPL``
-(``data_struct`` path: :func:`smplx_model`) and posed for rendering by
-:class:`Skinning`, smplx's LBS math in numpy (tests check the two agree):
+(``data_struct`` path: :func:`smplx_model`), which also poses them for
+rendering (:class:`Poser`, many bodies per call):
 
 ``smpl`` — the licensed SMPL model files
     ``SMPL_NEUTRAL.pkl`` / ``SMPL_FEMALE.pkl`` / ``SMPL_MALE.pkl`` (smplx's
@@ -394,71 +394,56 @@ def smplx_model(d: dict, model_path: str | os.PathLike, dtype=None):
     return model.eval()
 
 
-class Skinning:
-    """SMPL's forward pass (smplx's ``lbs``) in float64 numpy, for one body at a time.
+#: bodies per ``smplx.SMPL`` call in :class:`Poser`: every call has this many rows
+POSE_GROUP = 16
 
-    The same math as ``smplx.SMPL(...)(betas, body_pose, global_orient)`` with
-    ``transl`` 0 -- shape blend shapes, joint regression, Rodrigues rotations,
-    pose blend shapes on ``(R_j - I)`` of joints 1..23, the kinematic chain and
-    linear blend skinning -- without torch's per-call overhead: the regressed
-    joints of the template and of each shape direction are precomputed, and
-    only the pose-feature rows that are non-zero are multiplied (a pose that
-    leaves most joints at rest touches a small slice of ``posedirs``).
-    Results agree with smplx to rounding (~1e-12 m).
+
+class Poser:
+    """Poses many bodies through ``smplx.SMPL``'s forward pass (float64, CPU, no autograd).
+
+    ``Poser(d, path)(betas, poses)`` runs smplx's ``lbs`` (shape blend
+    shapes, joint regression, pose blend shapes, kinematic chain, linear
+    blend skinning) with ``transl`` 0 on bodies ``betas`` (n, 10) in
+    axis-angle ``poses`` (n, 24, 3), joint 0 the global orientation.
+
+    Determinism: torch picks its kernels, and with them the order of each
+    sum, by the shape of the matrices (posing a body alone and in a batch of
+    64 differ by ~1e-16 m). Every call therefore has exactly
+    :data:`POSE_GROUP` rows, the last group padded with rest bodies, and
+    runs on one torch thread (restored afterwards), so a body's vertices are
+    the same bytes whichever batch, position or process poses it (the tests
+    check a body alone against the same body among others).
     """
 
-    def __init__(self, d: dict):
-        v = np.asarray(d["v_template"], np.float64)
-        V = v.shape[0]
-        self.v_template = v
-        self.shapedirs = np.ascontiguousarray(
-            np.asarray(d["shapedirs"], np.float64)[:, :, :NUM_BETAS].reshape(V * 3, NUM_BETAS))
-        regressor = np.asarray(_dense(d["J_regressor"]), np.float64)  # (24, V)
-        self.joints_template = regressor @ v  # (24, 3)
-        self.joints_dirs = np.einsum("jv,vkb->jkb", regressor,
-                                     self.shapedirs.reshape(V, 3, NUM_BETAS)).reshape(NUM_JOINTS * 3, NUM_BETAS)
-        # (207, V * 3), row 9 (j - 1) + 3 r + c = entry (r, c) of joint j's (R_j - I)
-        self.posedirs = np.ascontiguousarray(np.asarray(d["posedirs"], np.float64).reshape(V * 3, -1).T)
-        self.weights = np.ascontiguousarray(np.asarray(d["weights"], np.float64))  # (V, 24)
-        parents = np.asarray(d["kintree_table"])[0].astype(np.int64)
-        parents[0] = -1
-        self.parents = [int(p) for p in parents]
+    def __init__(self, d: dict, model_path: str | os.PathLike):
+        self.model = smplx_model(d, model_path)
+        self.num_vertices = int(np.shape(d["v_template"])[0])
 
-    def __call__(self, betas: np.ndarray, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Vertices (V, 3) and posed joints (24, 3), float64, of ``betas`` (10,) and axis-angle ``pose`` (24, 3)."""
-        b = np.asarray(betas, np.float64)
-        V = self.v_template.shape[0]
-        v_shaped = self.v_template + (self.shapedirs @ b).reshape(V, 3)
-        J = self.joints_template + (self.joints_dirs @ b).reshape(NUM_JOINTS, 3)
-        R = rodrigues(np.asarray(pose, np.float64).reshape(NUM_JOINTS, 3))  # (24, 3, 3)
-        feature = (R[1:] - np.eye(3)).ravel()  # (207,)
-        nz = np.flatnonzero(feature)
-        v_posed = v_shaped + (feature[nz] @ self.posedirs[nz]).reshape(V, 3) if len(nz) else v_shaped
-        # kinematic chain: world transform of each joint
-        G = np.empty((NUM_JOINTS, 3, 4))
-        G[0, :, :3], G[0, :, 3] = R[0], J[0]
-        for j in range(1, NUM_JOINTS):
-            p = self.parents[j]
-            G[j, :, :3] = G[p, :, :3] @ R[j]
-            G[j, :, 3] = G[p, :, :3] @ (J[j] - J[p]) + G[p, :, 3]
-        posed_joints = G[:, :, 3].copy()
-        G[:, :, 3] -= np.einsum("jab,jb->ja", G[:, :, :3], J)  # transforms relative to the rest pose
-        T = (self.weights @ G.reshape(NUM_JOINTS, 12)).reshape(V, 3, 4)
-        x, y, z = v_posed[:, 0:1], v_posed[:, 1:2], v_posed[:, 2:3]
-        verts = T[:, :, 0] * x + T[:, :, 1] * y + T[:, :, 2] * z + T[:, :, 3]
-        return verts, posed_joints
+    def __call__(self, betas: np.ndarray, poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Vertices (n, V, 3) and posed joints (n, 24, 3), float64, of ``betas`` (n, 10) in ``poses`` (n, 24, 3)."""
+        import torch
 
-
-def rodrigues(rot_vecs: np.ndarray) -> np.ndarray:
-    """(N, 3, 3) rotation matrices of (N, 3) axis-angle vectors (smplx's ``batch_rodrigues``)."""
-    angle = np.linalg.norm(rot_vecs + 1e-8, axis=1, keepdims=True)  # smplx's guard against 0 / 0
-    d = rot_vecs / angle
-    s, c = np.sin(angle)[:, :, None], np.cos(angle)[:, :, None]
-    K = np.zeros((len(rot_vecs), 3, 3))
-    K[:, 0, 1], K[:, 0, 2] = -d[:, 2], d[:, 1]
-    K[:, 1, 0], K[:, 1, 2] = d[:, 2], -d[:, 0]
-    K[:, 2, 0], K[:, 2, 1] = -d[:, 1], d[:, 0]
-    return np.eye(3) + s * K + (1 - c) * (K @ K)
+        n, G = len(betas), POSE_GROUP
+        rows = -(-n // G) * G
+        b = np.zeros((rows, NUM_BETAS))
+        b[:n] = betas
+        p = np.zeros((rows, NUM_JOINTS, 3))
+        p[:n] = np.reshape(poses, (n, NUM_JOINTS, 3))
+        verts = np.empty((rows, self.num_vertices, 3))
+        joints = np.empty((rows, NUM_JOINTS, 3))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.inference_mode():
+                for s in range(0, rows, G):
+                    out = self.model(betas=torch.from_numpy(b[s:s + G]),
+                                     global_orient=torch.from_numpy(p[s:s + G, 0]),
+                                     body_pose=torch.from_numpy(p[s:s + G, 1:].reshape(G, -1)))
+                    verts[s:s + G] = out.vertices.numpy()
+                    joints[s:s + G] = out.joints[:, :NUM_JOINTS].numpy()
+        finally:
+            torch.set_num_threads(threads)
+        return verts[:n], joints[:n]
 
 
 # ---------------------------------------------------------------- the embedded body
