@@ -232,7 +232,9 @@ class SmplBodies(Generator):
             info["shape_directions"] = list(body_model.SHAPE_DIRECTIONS)
         else:
             info["gender"] = c.gender
-        return SmplAssets(data, str(path), info, body_model.Poser(data, path))
+        # smplx reads the embedded file itself; the official pickles need chumpy, so smplx gets our reading
+        poser = body_model.Poser(data, path, read_file=c.model == "embedded")
+        return SmplAssets(data, str(path), info, poser)
 
     def describe_assets(self, a: SmplAssets) -> dict:
         return {"body_model": a.info}

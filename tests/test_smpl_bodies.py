@@ -210,6 +210,10 @@ def test_vitae_preset_with_model_files(tmp_path, monkeypatch, embedded):
     monkeypatch.delenv("SCENEBENCH_SMPL_DIR")
     sample = draw_sample(spec, "train", 0)
     assert sample["image"].shape == (400, 200, 1) and sample["segmentation"].sum() > 5000
+    # the same arrays through smplx's data_struct path (official pickle) and its own reader (embedded file)
+    same = draw_sample(resolve("smpl_bodies", "embedded", num=2), "train", 0)
+    for k, v in sample.items():
+        assert v.tobytes() == same[k].tobytes(), k
     info = sb.SmplBodies().describe_assets(split_assets(spec, "train"))
     assert info["body_model"]["content_sha256"] == digest and info["body_model"]["source"] == "smpl"
     # a pinned hash that does not match is refused
@@ -328,7 +332,7 @@ def test_poser_is_smplx_and_independent_of_batching(embedded, smpl_model):
     import torch
 
     path, d = embedded
-    poser = bm.Poser(d, path)
+    poser = bm.Poser(d, path, read_file=True)  # as the generator builds it for the embedded body
     rng = np.random.default_rng(3)
     c = sb.SmplConfig(model="embedded")
     poses = np.stack([sb.pose_vector(c, k) for k in range(4)] + [rng.normal(0, 0.6, (24, 3)), np.zeros((24, 3))])

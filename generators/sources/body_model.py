@@ -1,7 +1,7 @@
 """SMPL body models: official SMPL files read without chumpy, and a procedural body in SMPL's layout.
 
 Two sources of an SMPL-layout body model, both usable through ``smplx.SMPL``
-(``data_struct`` path: :func:`smplx_model`), which also poses them for
+(:func:`smplx_model`), which also poses them for
 rendering (:class:`Poser`, many bodies per call):
 
 ``smpl`` — the licensed SMPL model files
@@ -368,9 +368,13 @@ def load_cached(path: str | os.PathLike) -> dict:
 
 
 # ---------------------------------------------------------------- smplx
-def smplx_model(d: dict, model_path: str | os.PathLike, dtype=None):
-    """An ``smplx.SMPL`` built from the model dict ``d`` through smplx's ``data_struct`` code path.
+def smplx_model(d: dict, model_path: str | os.PathLike, dtype=None, read_file: bool = False):
+    """An ``smplx.SMPL`` of the model dict ``d`` (the file ``model_path``, as read by :func:`read_model_file`).
 
+    ``read_file=False``: built through smplx's ``data_struct`` code path from
+    ``d`` (the official pickles need chumpy for smplx's own reader).
+    ``read_file=True``: smplx reads ``model_path`` itself (its own pickle
+    loader; for files without chumpy objects, such as the embedded body).
     Uses the dict's own ``vertex_ids`` when it has them (the embedded model),
     else smplx's defaults for SMPL's 6,890-vertex topology; a model of
     another topology without its own ids gets vertex 0 for smplx's extra
@@ -382,14 +386,13 @@ def smplx_model(d: dict, model_path: str | os.PathLike, dtype=None):
     from smplx.utils import Struct
 
     dtype = torch.float64 if dtype is None else dtype
-    kwargs = {}
+    kwargs = {} if read_file else {"data_struct": Struct(**d)}
     if "vertex_ids" in d:
         kwargs["vertex_ids"] = {k: int(v) for k, v in dict(d["vertex_ids"]).items()}
     elif np.shape(d["v_template"])[0] != SMPL_NUM_VERTICES:
         kwargs["vertex_ids"] = {k: 0 for k in VERTEX_ID_KEYS}
     with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
-        model = smplx.SMPL(model_path=str(model_path), data_struct=Struct(**d), num_betas=NUM_BETAS, dtype=dtype,
-                           batch_size=1, **kwargs)
+        model = smplx.SMPL(model_path=str(model_path), num_betas=NUM_BETAS, dtype=dtype, batch_size=1, **kwargs)
     model.requires_grad_(False)
     return model.eval()
 
@@ -401,7 +404,7 @@ POSE_GROUP = 16
 class Poser:
     """Poses many bodies through ``smplx.SMPL``'s forward pass (float64, CPU, no autograd).
 
-    ``Poser(d, path)(betas, poses)`` runs smplx's ``lbs`` (shape blend
+    ``Poser(d, path, read_file)(betas, poses)`` (see :func:`smplx_model`) runs smplx's ``lbs`` (shape blend
     shapes, joint regression, pose blend shapes, kinematic chain, linear
     blend skinning) with ``transl`` 0 on bodies ``betas`` (n, 10) in
     axis-angle ``poses`` (n, 24, 3), joint 0 the global orientation.
@@ -415,8 +418,8 @@ class Poser:
     check a body alone against the same body among others).
     """
 
-    def __init__(self, d: dict, model_path: str | os.PathLike):
-        self.model = smplx_model(d, model_path)
+    def __init__(self, d: dict, model_path: str | os.PathLike, read_file: bool = False):
+        self.model = smplx_model(d, model_path, read_file=read_file)
         self.num_vertices = int(np.shape(d["v_template"])[0])
 
     def __call__(self, betas: np.ndarray, poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
