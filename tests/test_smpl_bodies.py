@@ -316,9 +316,10 @@ def test_samples_conform_to_the_schema(small, embedded):
 def test_projection_matches_the_rendered_silhouette(embedded):
     spec = resolve("smpl_bodies", "embedded", num=1)
     c = spec.split_config("train")
-    rt = split_assets(spec, "train").runtime(c)
+    assets = split_assets(spec, "train")
+    rt = assets.runtime(c)
     for k in (0, 3):
-        verts, joints = (x[0] for x in rt.pose(np.full((1, 10), 0.5, np.float32), sb.pose_vector(c, k)[None]))
+        verts, joints = (x[0] for x in assets.poser(np.full((1, 10), 0.5, np.float32), sb.pose_vector(c, k)[None]))
         _, mask = rt.render(verts)
         xy = sb.project(c, verts)
         rows, cols = np.nonzero(mask)
@@ -360,9 +361,10 @@ def test_poser_is_smplx_and_independent_of_batching(embedded, smpl_model):
 def test_reused_mesh_renders_each_sample(embedded):
     spec = resolve("smpl_bodies", "embedded", num=1)
     c = spec.split_config("train")
-    rt = split_assets(spec, "train").runtime(c)
-    (a_verts, b_verts), _ = rt.pose(np.array([np.zeros(10), np.ones(10)], np.float32),
-                                    np.stack([sb.pose_vector(c, 0), sb.pose_vector(c, 3)]))
+    assets = split_assets(spec, "train")
+    rt = assets.runtime(c)
+    (a_verts, b_verts), _ = assets.poser(np.array([np.zeros(10), np.ones(10)], np.float32),
+                                         np.stack([sb.pose_vector(c, 0), sb.pose_vector(c, 3)]))
     a1, b1 = rt.render(a_verts), rt.render(b_verts)
     assert (a1[0] != b1[0]).sum() > 1000  # the vertex buffer really was rewritten
     other = rt.pr.Scene()  # another scene rendered with this process's renderer drops our mesh from the context
