@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 
 from scenebench.generator import resolve
-from scenebench.shards import draw
+from scenebench.datasets.shards import draw
 
 FILTERS = {
     "none": {},

@@ -26,10 +26,10 @@ from concurrent.futures import ProcessPoolExecutor, wait
 from pathlib import Path
 
 from scenebench.errors import ScenebenchError
-from scenebench.executors import run_tasks
+from scenebench.datasets.executors import run_tasks
 from scenebench.generator import resolve
 from scenebench.registry import iter_generators
-from scenebench.shards import plan, split_assets, write_shard
+from scenebench.datasets.shards import plan, split_assets, write_shard
 
 # (family, preset, split) to measure; other registered families are added automatically
 DEFAULT = [

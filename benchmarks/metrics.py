@@ -1,4 +1,4 @@
-"""Benchmark scenebench.metrics (mIoU, ARI, FG-ARI) against per-image reference loops.
+"""Benchmark scenebench.evaluation.metrics (mIoU, ARI, FG-ARI) against per-image reference loops.
 
 Usage: python benchmarks/metrics.py [--n 10000] [--size 64] [--k 7] [--seed 0]
        python benchmarks/metrics.py --evaluate 20000 [--workers 1 2]   # end-to-end `evaluate`
@@ -16,7 +16,7 @@ permuted), then times
 
 checks that both agree to 1e-9 and prints timings and the speedup.
 
-``--evaluate N`` instead times ``scenebench.evaluate.evaluate`` end to end
+``--evaluate N`` instead times ``scenebench.evaluation.evaluate.evaluate`` end to end
 (read shards + submission in blocks, validate, score, merge) on an N-image
 multi-dSprites cis test split, for a label-map submission and for a soft
 mask-stack submission (K=5 float32), with each ``--workers`` count.
@@ -36,7 +36,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from scenebench.metrics import ari, fg_ari, miou, segmentation_metrics  # noqa: E402
+from scenebench.evaluation.metrics import ari, fg_ari, miou, segmentation_metrics  # noqa: E402
 
 
 def make_data(n, size, k, seed, batch=1000):
@@ -123,10 +123,10 @@ def bench_evaluate(n, workers, seed=0):
     """Images/s of evaluate() on generated data with label and soft-mask submissions."""
     import tempfile
 
-    from scenebench import submission
-    from scenebench.api import generate
-    from scenebench.evaluate import evaluate
-    from scenebench.reader import SplitReader
+    from scenebench.evaluation import submission
+    from scenebench.datasets.build import generate
+    from scenebench.evaluation.evaluate import evaluate
+    from scenebench.datasets.reader import SplitReader
 
     rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory() as tmp:

@@ -68,7 +68,7 @@ def main() -> None:
 
     import torch
 
-    from scenebench.api import generate
+    from scenebench.datasets.build import generate
     from scenebench.baselines.common.data import TrainData
     from scenebench.baselines.common.runtime import resolve_device
     from scenebench.baselines.lavae.beta_vae import ConvBetaVae

@@ -52,7 +52,7 @@ from scenebench.config import Preset, Split
 from scenebench.errors import ConfigError
 from scenebench.generator import Generator
 from scenebench.registry import register_generator
-from scenebench.schema import Feature
+from scenebench.datasets.schema import Feature
 
 from .sources import asset_pack
 

@@ -26,7 +26,7 @@ from scenebench.config import Preset, Split
 from scenebench.errors import ConfigError
 from scenebench.generator import Generator
 from scenebench.registry import register_generator
-from scenebench.schema import Feature
+from scenebench.datasets.schema import Feature
 
 from .sources import mnist as mnist_source
 

@@ -32,9 +32,9 @@ import numpy as np
 from scenebench.config import Preset, Split
 from scenebench.errors import ConfigError
 from scenebench.generator import Generator
-from scenebench.identity import RngSource, draw_rows
+from scenebench.datasets.identity import RngSource, draw_rows
 from scenebench.registry import register_generator
-from scenebench.schema import Feature
+from scenebench.datasets.schema import Feature
 
 from .sources import mnist as mnist_source
 from .sources import sprites

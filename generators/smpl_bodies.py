@@ -79,9 +79,9 @@ import numpy as np
 
 from scenebench.config import Preset, Split, validate
 from scenebench.generator import Generator
-from scenebench.identity import RngSource
+from scenebench.datasets.identity import RngSource
 from scenebench.registry import register_generator
-from scenebench.schema import Feature
+from scenebench.datasets.schema import Feature
 
 from .sources import body_model
 

@@ -11,15 +11,15 @@ __all__ = ["__version__", "load", "iterate", "generate"]
 
 def __getattr__(name):  # PEP 562 lazy attributes
     if name == "load":
-        from .data import load
+        from .datasets.torch_dataset import load
 
         return load
     if name == "iterate":
-        from .data import iterate
+        from .datasets.reader import iterate
 
         return iterate
     if name == "generate":
-        from .api import generate
+        from .datasets.build import generate
 
         return generate
     raise AttributeError(f"module 'scenebench' has no attribute {name!r}")

@@ -17,7 +17,7 @@ what a sample is and how to draw one::
         def render_batch(self, config, assets, arrays): ...  # optional vectorised pixels
         def draw_batch(self, source, config, assets, arrays): ...  # optional: a whole batch at once
 
-``out`` is a :class:`~scenebench.schema.Row`: writable views of this sample's
+``out`` is a :class:`~scenebench.datasets.schema.Row`: writable views of this sample's
 slot in the shard buffer, pre-filled with each feature's padding value, so a
 generator writes its arrays in place (no per-sample allocation or copy).
 ``draw_scene`` must be a pure function of its arguments: it never opens
@@ -33,8 +33,8 @@ from typing import Any, ClassVar, Mapping
 
 from . import config as cfg
 from .errors import ConfigError
-from .identity import fingerprint
-from .schema import Feature
+from .datasets.identity import fingerprint
+from .datasets.schema import Feature
 
 
 class Generator:
@@ -91,12 +91,12 @@ class Generator:
         redrawn alone (a batch of one) is identical.
         """
 
-    # Optional, found with getattr by the core (scenebench.shards):
+    # Optional, found with getattr by the core (scenebench.datasets.shards):
     #
     #   def draw_batch(self, source, config, assets, arrays) -> None
     #
     # draws a whole batch at once, vectorised, instead of one ``draw_scene``
-    # call per sample. ``source`` is a :class:`~scenebench.identity.StreamSource`:
+    # call per sample. ``source`` is a :class:`~scenebench.datasets.identity.StreamSource`:
     # ``source.n`` samples, ``source(rows, m)`` gives the first ``m`` uniforms
     # of the streams of the samples at batch positions ``rows`` (exactly what
     # their per-sample generators' ``random(m)`` would give) and

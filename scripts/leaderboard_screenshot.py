@@ -35,11 +35,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from scenebench import submission  # noqa: E402
-from scenebench.api import generate  # noqa: E402
-from scenebench.evaluate import evaluate  # noqa: E402
-from scenebench.leaderboard import add_entry, render  # noqa: E402
-from scenebench.reader import SplitReader  # noqa: E402
+from scenebench.evaluation import submission  # noqa: E402
+from scenebench.datasets.build import generate  # noqa: E402
+from scenebench.evaluation.evaluate import evaluate  # noqa: E402
+from scenebench.evaluation.leaderboard import add_entry, render  # noqa: E402
+from scenebench.datasets.reader import SplitReader  # noqa: E402
 
 
 # ---------------------------------------------------------------- reference methods (numpy / scikit-image)

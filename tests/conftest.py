@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from scenebench.api import generate
+from scenebench.datasets.build import generate
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +31,7 @@ def cli():
 
 
 def read_split(directory, split):
-    from scenebench.reader import SplitReader
+    from scenebench.datasets.reader import SplitReader
 
     r = SplitReader(directory, split)
     try:

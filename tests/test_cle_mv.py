@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from conftest import assert_same_arrays, read_split
-from scenebench.api import generate
+from scenebench.datasets.build import generate
 from scenebench.errors import ConfigError
 from scenebench.generator import resolve
 from scenebench.generators import cle_mv
 from scenebench.generators.sources import meshes, scene3d
-from scenebench.shards import draw_sample
+from scenebench.datasets.shards import draw_sample
 
 V, K, H, W = 10, 5, 64, 64
 

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from conftest import read_split
-from scenebench import evaluate as E
-from scenebench import metrics as M
-from scenebench import submission
-from scenebench.api import generate
+from scenebench.evaluation import evaluate as E
+from scenebench.evaluation import metrics as M
+from scenebench.evaluation import submission
+from scenebench.datasets.build import generate
 from scenebench.errors import ConfigError, DatasetError, ScenebenchError
-from scenebench.evaluate import evaluate
-from scenebench.submission import SubmissionError
-from scenebench.writer import read_manifest
+from scenebench.evaluation.evaluate import evaluate
+from scenebench.evaluation.submission import SubmissionError
+from scenebench.datasets.manifest import read_manifest
 
 
 @pytest.fixture(scope="module")

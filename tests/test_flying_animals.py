@@ -8,13 +8,13 @@ import pytest
 from PIL import Image
 
 from conftest import assert_same_arrays, read_split
-from scenebench.api import generate
+from scenebench.datasets.build import generate
 from scenebench.errors import ConfigError, ScenebenchError
 from scenebench.generator import resolve
-from scenebench.identity import sample_rng
+from scenebench.datasets.identity import sample_rng
 from scenebench.registry import get_generator
-from scenebench.schema import Batch
-from scenebench.shards import draw_sample, split_assets
+from scenebench.datasets.schema import Batch
+from scenebench.datasets.shards import draw_sample, split_assets
 
 from scenebench.generators.sources import animals, asset_pack
 

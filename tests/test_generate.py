@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from conftest import assert_same_arrays, read_split
-from scenebench.api import generate
+from scenebench.datasets.build import generate
 from scenebench.generator import resolve
 from scenebench.generators.multi_dsprites import MultiDSprites
-from scenebench.shards import draw_sample
-from scenebench.verify import verify
+from scenebench.datasets.shards import draw_sample
+from scenebench.datasets.verify import verify
 
 
 def _all_splits(directory):
@@ -193,9 +193,9 @@ def test_batch_drawing_equals_one_scene_at_a_time(family, preset, split, monkeyp
     """draw_batch gives each sample what draw_scene draws from its own generator, whatever the value budget."""
     import importlib
 
-    from scenebench import identity
-    from scenebench.schema import Batch
-    from scenebench.shards import SplitDrawer, draw
+    from scenebench.datasets import identity
+    from scenebench.datasets.schema import Batch
+    from scenebench.datasets.shards import SplitDrawer, draw
 
     spec = resolve(family, preset, num=40)
     ref = draw(spec, split, 0, 40).arrays
@@ -213,7 +213,7 @@ def test_batch_drawing_equals_one_scene_at_a_time(family, preset, split, monkeyp
 
 
 def test_shard_drawn_and_written_in_several_batches(tmp_path, monkeypatch):
-    from scenebench import schema
+    from scenebench.datasets import schema
 
     kw = dict(num=150, shard_size=150, workers=1, splits=["train"])
     one = generate("multi_dsprites", "cis", tmp_path / "one", **kw)
@@ -232,7 +232,7 @@ def test_shard_drawn_and_written_in_several_batches(tmp_path, monkeypatch):
 @pytest.mark.parametrize("overrides", [{"colors": "hsv", "background": "hsv"}, {"overlap": "true", "colors": "saturated"}])
 def test_dsprites_other_color_and_layout_combinations(overrides):
     """Every colors x background x overlap combination paints what it records."""
-    from scenebench.shards import draw
+    from scenebench.datasets.shards import draw
 
     spec = resolve("multi_dsprites", "lavae", num=40, overrides=overrides)
     cfg = spec.split_config("train")

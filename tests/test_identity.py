@@ -3,7 +3,7 @@ import pytest
 
 from scenebench.errors import ConfigError
 from scenebench.generator import resolve
-from scenebench.identity import (RngSource, SampleStreams, canonical_json, dataset_rng, draw_rows, fingerprint,
+from scenebench.datasets.identity import (RngSource, SampleStreams, canonical_json, dataset_rng, draw_rows, fingerprint,
                                  philox_blocks, sample_rng)
 
 

@@ -259,7 +259,7 @@ def test_conv_beta_vae_shapes_gradients_and_bound():
 @pytest.mark.slow
 def test_lavae_smoke_config_lowers_the_validation_negative_elbo(tmp_path):
     """The `smoke` config itself (minutes on 2 CPU cores): LAVAE learns to place objects on multi-MNIST-1k."""
-    from scenebench.api import generate
+    from scenebench.datasets.build import generate
     from scenebench.baselines.common.training import train
 
     data = generate("multi_mnist", "lavae-1k", tmp_path / "data", overrides={"splits.train": 1500}, splits=["train"],

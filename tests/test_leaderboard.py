@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import read_split
-from scenebench import submission
-from scenebench.leaderboard import LeaderboardError, add_entry, load_entries, render
+from scenebench.evaluation import submission
+from scenebench.evaluation.leaderboard import LeaderboardError, add_entry, load_entries, render
 
 
 def _results(method="m", family="multi_dsprites", preset="cis", split="test", sha="ab", fp="cd", **metrics):
@@ -146,8 +146,8 @@ def test_eight_concurrent_evaluate_processes_lose_nothing(small_lavae, tmp_path)
     """8 processes run `scenebench evaluate --leaderboard` at once (forked, so no import cost): 8 intact entries."""
     import multiprocessing as mp
 
-    import scenebench.evaluate  # noqa: F401  (imported once here, not in every child)
-    import scenebench.metrics  # noqa: F401
+    import scenebench.evaluation.evaluate  # noqa: F401  (imported once here, not in every child)
+    import scenebench.evaluation.metrics  # noqa: F401
 
     board = tmp_path / "board"
     subs = _eight_submissions(small_lavae, tmp_path)

@@ -4,7 +4,7 @@ import torch
 
 import scenebench
 from conftest import read_split
-from scenebench.reader import SplitReader, iterate
+from scenebench.datasets.reader import SplitReader, iterate
 
 
 @pytest.mark.parametrize("context", ["fork", "spawn"])

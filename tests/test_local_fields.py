@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from scenebench.api import generate
+from scenebench.datasets.build import generate
 from scenebench.generator import resolve
 from tests.test_mnist import write_idx_dir
 

@@ -1,4 +1,4 @@
-"""Tests for scenebench.metrics: segmentation/clustering core, inputs, edge cases."""
+"""Tests for scenebench.evaluation.metrics: segmentation/clustering core, inputs, edge cases."""
 
 import itertools
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from scenebench import metrics as M
-from scenebench.metrics import _contingency as C
+from scenebench.evaluation import metrics as M
+from scenebench.evaluation.metrics import _contingency as C
 
 SPEC_GT = np.array([[0, 0, 0, 0, 1, 1, 2, 2]])
 SPEC_PRED = np.array([[0, 0, 0, 0, 1, 1, 1, 1]])

@@ -1,4 +1,4 @@
-"""Tests for scenebench.metrics: likelihood, tracking, counting, reconstruction,
+"""Tests for scenebench.evaluation.metrics: likelihood, tracking, counting, reconstruction,
 latents, summaries/accumulator, doctests and import hygiene."""
 
 import doctest
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from scenebench import metrics as M
+from scenebench.evaluation import metrics as M
 
 # --- likelihood ---------------------------------------------------------------
 
@@ -133,7 +133,7 @@ def test_identity_background_and_consistency_form():
 
 
 def test_identity_large_labels_and_chunking(monkeypatch):
-    from scenebench.metrics import _contingency as C
+    from scenebench.evaluation.metrics import _contingency as C
 
     rng = np.random.default_rng(2)
     gt = rng.integers(0, 4, (6, 5, 3, 4)).repeat(2, -1)
@@ -240,7 +240,7 @@ MODULES = ["_common", "_contingency", "segmentation", "clustering", "combined", 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
-    mod = importlib.import_module(f"scenebench.metrics.{name}")
+    mod = importlib.import_module(f"scenebench.evaluation.metrics.{name}")
     res = doctest.testmod(mod, extraglobs={"np": np}, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert res.failed == 0
 
@@ -254,7 +254,7 @@ def test_every_public_function_documented():
 
 
 def test_import_pulls_only_numpy_and_scipy():
-    code = ("import sys, scenebench.metrics; "
+    code = ("import sys, scenebench.evaluation.metrics; "
             "bad = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'sklearn', 'h5py', 'pandas', "
             "'matplotlib', 'tensorflow', 'jax'}); print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

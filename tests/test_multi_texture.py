@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from conftest import assert_same_arrays, read_split
-from scenebench.api import generate
+from scenebench.datasets.build import generate
 from scenebench.errors import ConfigError
 from scenebench.generator import resolve
-from scenebench.shards import draw_sample
+from scenebench.datasets.shards import draw_sample
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 import json
 
-import click
 import pytest
 from click.testing import CliRunner
 
@@ -27,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 @pytest.fixture(scope="module")
 def tiny_dsprites(tmp_path_factory):
     """32x32 multi-dSprites (lavae) with 24 samples per split."""
-    from scenebench.api import generate
+    from scenebench.datasets.build import generate
 
     root = tmp_path_factory.mktemp("tiny")
     return generate("multi_dsprites", "lavae", root, num=24, workers=1,
@@ -37,18 +36,11 @@ def tiny_dsprites(tmp_path_factory):
 
 @pytest.fixture
 def run_cli():
-    """Invoke a group holding the main commands plus the baseline commands (however cli.py wires them)."""
-    from scenebench.cli import Group, main
-    from scenebench.cli_baseline import baseline, reproduce
+    """Invoke the ``scenebench`` group in-process (its commands include baseline and reproduce)."""
+    from scenebench.cli import main
 
-    @click.group(cls=Group)
-    def root():
-        pass
-
-    for name, cmd in main.commands.items():
-        root.add_command(cmd, name)
-    root.add_command(baseline)
-    root.add_command(reproduce)
+    assert {"baseline", "reproduce"} <= set(main.commands)
+    root = main
     runner = CliRunner()
 
     def invoke(*args):
@@ -120,8 +112,8 @@ def test_cli_errors_are_one_line(tmp_path, tiny_dsprites, run_cli):
 
 
 def test_reproduce_lavae_table1_end_to_end(tmp_path):
-    from scenebench.leaderboard import render
-    from scenebench.reproduce import reproduce
+    from scenebench.evaluation.leaderboard import render
+    from scenebench.evaluation.reproduce import reproduce
 
     kw = dict(seeds=[0, 1], only=["dsprites"], data_root=tmp_path / "data", runs=tmp_path / "runs",
               leaderboard=tmp_path / "board", workers=1, progress=False, log=lambda m: None,
@@ -156,7 +148,7 @@ def test_reproduce_lavae_table1_end_to_end(tmp_path):
 
 
 def test_reproduce_rejects_bad_arguments():
-    from scenebench.reproduce import reproduce
+    from scenebench.evaluation.reproduce import reproduce
 
     with pytest.raises(ConfigError, match="tables: lavae-table1"):
         reproduce("table-9")

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from conftest import assert_same_arrays, read_split
-from scenebench.api import generate
+from scenebench.datasets.build import generate
 from scenebench.errors import ConfigError
 from scenebench.generator import resolve
 from scenebench.generators import smpl_bodies as sb
 from scenebench.generators.sources import body_model as bm
-from scenebench.shards import draw, draw_sample, split_assets
+from scenebench.datasets.shards import draw, draw_sample, split_assets
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from conftest import read_split
-from scenebench import submission
-from scenebench.submission import SubmissionError, Writer, layout, load, open_submission
-from scenebench.writer import read_manifest
+from scenebench.evaluation import submission
+from scenebench.evaluation.submission import SubmissionError, Writer, layout, load, open_submission
+from scenebench.datasets.manifest import read_manifest
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +219,7 @@ def test_links_groups_external_and_virtual_storage_are_refused(small_cis, gt, tm
 
 def test_memory_bombs_are_refused_before_reading(small_cis, tmp_path):
     """Huge declared shapes and huge chunks are refused from the header alone (the files are tiny)."""
-    from scenebench.evaluate import evaluate
+    from scenebench.evaluation.evaluate import evaluate
 
     fp = read_manifest(small_cis)["fingerprint"]
     p = tmp_path / "bomb.h5"

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from conftest import read_split
-from scenebench import metrics as M
-from scenebench import submission
-from scenebench.api import generate
+from scenebench.evaluation import metrics as M
+from scenebench.evaluation import submission
+from scenebench.datasets.build import generate
 from scenebench.errors import ScenebenchError
-from scenebench.evaluate import evaluate
+from scenebench.evaluation.evaluate import evaluate
 
 N = 5
 CASES = 240
@@ -43,7 +43,7 @@ def base(tmp_path_factory):
 
 
 def _expected(arrays, gt):
-    """Every metric straight from the scenebench.metrics functions on the whole arrays."""
+    """Every metric straight from the scenebench.evaluation.metrics functions on the whole arrays."""
     out = {}
     if "segmentation" in arrays or "masks" in arrays:
         lab = arrays["segmentation"] if "segmentation" in arrays else M.to_labels(arrays["masks"])

@@ -48,8 +48,8 @@ class DataInfo:
 
 def dataset_info(path) -> DataInfo:
     """:class:`DataInfo` of a dataset directory (or ``family/preset`` name), from its manifest."""
-    from scenebench.reader import resolve_dataset
-    from scenebench.writer import read_manifest
+    from scenebench.datasets.reader import resolve_dataset
+    from scenebench.datasets.manifest import read_manifest
 
     directory = resolve_dataset(path)
     manifest = read_manifest(directory)
@@ -69,7 +69,7 @@ def read_images(path, split: str, start: int = 0, stop: int | None = None, progr
     """Images ``start:stop`` of ``split`` as a uint8 tensor ``(N, C, H, W)``."""
     import torch
 
-    from scenebench.reader import SplitReader
+    from scenebench.datasets.reader import SplitReader
 
     reader = SplitReader(path, split, fields=["image"])
     try:
@@ -103,7 +103,7 @@ class TrainData:
 
     def __init__(self, path, val_size: int, *, split: str = "train", log=None):
         self.info = dataset_info(path)
-        from scenebench.reader import SplitReader
+        from scenebench.datasets.reader import SplitReader
 
         n = len(SplitReader(self.info.directory, split, fields=["image"]))
         if val_size >= n:

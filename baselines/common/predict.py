@@ -1,7 +1,7 @@
 """Run a trained baseline over a split and write the spec section 5.1 submission.
 
 The harness never special-cases our baselines: predictions go through
-:class:`scenebench.submission.Writer` exactly like any other method's, and
+:class:`scenebench.evaluation.submission.Writer` exactly like any other method's, and
 ``scenebench evaluate`` scores the file.
 
 Fields (any subset the model supports; ``DEFAULT_FIELDS`` by default):
@@ -92,8 +92,8 @@ def predict(model, data, split: str, output, *, fields: Sequence[str] | str | No
     so the same arguments give the same file. ``method`` defaults to the
     model's display name, tagged with its config name unless that is ``paper``.
     """
-    from scenebench.reader import SplitReader, resolve_dataset
-    from scenebench.submission import Writer
+    from scenebench.datasets.reader import SplitReader, resolve_dataset
+    from scenebench.evaluation.submission import Writer
 
     from .data import dataset_info
 

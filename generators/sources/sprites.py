@@ -175,7 +175,7 @@ def place_apart(draws, rows: np.ndarray, n: np.ndarray, codes: np.ndarray, bank:
                 max_attempts: int):
     """Place sprites uniformly at random without overlap, for many scenes at once.
 
-    ``rows`` are the scenes' rows in ``draws`` (:class:`scenebench.identity.Draws`);
+    ``rows`` are the scenes' rows in ``draws`` (:class:`scenebench.datasets.identity.Draws`);
     scene j places sprites ``codes[j, :n[j]]`` one after the other. Each try
     takes two values (y, x) from the scene's stream and puts the sprite's
     top-left corner uniformly among the positions where it fits; a try whose

@@ -1,6 +1,6 @@
 """Read a split of a generated dataset with numpy (no torch needed).
 
-    >>> from scenebench.reader import SplitReader, iterate
+    >>> from scenebench.datasets.reader import SplitReader, iterate
     >>> r = SplitReader("data/multi_dsprites/lavae/v1.0.0-seed0", "test")
     >>> len(r), r[0]["image"].shape
     (10000, (64, 64, 3))
@@ -19,8 +19,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from .errors import ConfigError, DatasetError
-from .writer import read_manifest
+from ..errors import ConfigError, DatasetError
+from .manifest import read_manifest
 
 BLOCK = 64  # samples read at once for per-sample access (one HDF5 read per field per block)
 

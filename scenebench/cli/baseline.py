@@ -11,8 +11,8 @@ import os
 
 import click
 
-from .cli_common import Group, parse_sets
-from .errors import ConfigError
+from .common import Group, parse_sets
+from ..errors import ConfigError
 
 
 def _threads(n):
@@ -32,7 +32,7 @@ def baseline():
 @baseline.command("list")
 def list_():
     """Registered baselines (name, description, paper)."""
-    from .registry import list_baselines
+    from ..registry import list_baselines
 
     for e in list_baselines():
         click.echo(f"{e.name:<16} {e.description}")
@@ -61,10 +61,10 @@ def train(name, data, config, sets, out, device, fresh, threads, progress):
     """
     from pathlib import Path
 
-    from .baselines.common import checkpoint as ckpt
-    from .baselines.common.data import TrainData, default_run_dir
-    from .baselines.common.training import LOG, train as run
-    from .registry import get_baseline
+    from ..baselines.common import checkpoint as ckpt
+    from ..baselines.common.data import TrainData, default_run_dir
+    from ..baselines.common.training import LOG, train as run
+    from ..registry import get_baseline
 
     _threads(threads)
     cls = get_baseline(name)
@@ -106,9 +106,9 @@ def train(name, data, config, sets, out, device, fresh, threads, progress):
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
 def predict(name, checkpoint, data, split, output, num_samples, fields, batch_size, seed, device, threads, progress):
     """Write baseline NAME's predictions for --split of --data as a submission for `scenebench evaluate`."""
-    from .baselines.common.checkpoint import load_model
-    from .baselines.common.predict import predict as run
-    from .registry import get_baseline
+    from ..baselines.common.checkpoint import load_model
+    from ..baselines.common.predict import predict as run
+    from ..registry import get_baseline
 
     _threads(threads)
     cls = get_baseline(name)
@@ -143,7 +143,7 @@ def predict(name, checkpoint, data, split, output, num_samples, fields, batch_si
 def reproduce(table, config, seeds, data_root, runs, board, no_leaderboard, only, device, workers, threads, output,
               progress):
     """Regenerate, train, predict, evaluate and print a paper TABLE (e.g. lavae-table1) beside the paper's numbers."""
-    from .reproduce import reproduce as run
+    from ..evaluation.reproduce import reproduce as run
 
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]

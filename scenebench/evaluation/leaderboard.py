@@ -6,14 +6,14 @@ Layout::
         README.md
         entries/<family>.<preset>.<split>.<fingerprint[:8]>.<submission sha256[:16]>.json
 
-An entry is the results dict of :func:`scenebench.evaluate.evaluate`. It is
+An entry is the results dict of :func:`scenebench.evaluation.evaluate.evaluate`. It is
 written to a unique temporary file, fsynced and renamed into place, so any
 number of concurrent writers never lose or corrupt an entry; the same
 submission scored again on the same dataset replaces its own entry.
 
 :func:`render` groups entries by dataset (family, preset, split,
 fingerprint), one table per group with a column per metric, best first,
-and the papers' published numbers (:mod:`scenebench.paper_numbers`) as extra
+and the papers' published numbers (:mod:`scenebench.evaluation.paper_numbers`) as extra
 rows where the dataset and metric match. Every string that came from a
 submission is escaped (HTML entities in the page; Markdown and HTML
 metacharacters in the table).
@@ -27,8 +27,8 @@ import re
 from pathlib import Path
 from typing import Mapping
 
-from .atomic import write_text_atomic
-from .errors import ScenebenchError
+from ..atomic import write_text_atomic
+from ..errors import ScenebenchError
 
 ENTRIES = "entries"
 _HEX = re.compile(r"[0-9a-f]{64}")

@@ -1,6 +1,6 @@
 """``scenebench reproduce TABLE``: regenerate, train, predict, evaluate, and print a paper's table.
 
-    >>> from scenebench.reproduce import reproduce
+    >>> from scenebench.evaluation.reproduce import reproduce
     >>> report = reproduce("lavae-table1", "smoke", seeds=[0])
     >>> print(report.markdown())
 
@@ -14,12 +14,12 @@ For every column (dataset) and row (method) of the table and every seed:
    unfinished run is resumed; a finished one is reused);
 3. it predicts the test split (and the extra generalisation split for
    counting methods) into a submission file, which
-   :func:`scenebench.evaluate.evaluate` scores exactly like any other
+   :func:`scenebench.evaluation.evaluate.evaluate` scores exactly like any other
    submission; results are cached next to the checkpoint and added to the
    leaderboard.
 
 The report prints the paper's layout with the paper's numbers
-(:mod:`scenebench.paper_numbers`) beside ours, mean ± std over seeds.
+(:mod:`scenebench.evaluation.paper_numbers`) beside ours, mean ± std over seeds.
 A column whose dataset cannot be generated here (e.g. MNIST-10k without the
 MNIST IDX files) is skipped with the reason, and the others still run.
 This module imports no torch until a run starts.
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from .errors import ConfigError, ScenebenchError
+from ..errors import ConfigError, ScenebenchError
 
 CONFIGS = ("smoke", "paper")
 
@@ -198,7 +198,7 @@ def _sha256(path: Path) -> str:
 def ensure_dataset(column: Column, config: str, root: Path, sizes: Mapping | None, workers: int | None,
                    spec: TableSpec) -> Path:
     """Generate (or finish generating) the dataset of ``column``; return its directory."""
-    from .api import generate
+    from ..datasets.build import generate
 
     overrides = {}
     if config == "smoke" or sizes:
@@ -272,11 +272,11 @@ def reproduce(table: str, config: str = "smoke", *, seeds: Sequence[int] = (0,),
 
 def _run_one(spec, column, method, seed, directory, config, runs, board, device, workers, progress, log,
              overrides, num_samples, report) -> None:
-    from .baselines.common import checkpoint as ckpt
-    from .baselines.common.predict import predict
-    from .baselines.common.training import train
+    from ..baselines.common import checkpoint as ckpt
+    from ..baselines.common.predict import predict
+    from ..baselines.common.training import train
     from .evaluate import evaluate
-    from .registry import get_baseline
+    from ..registry import get_baseline
 
     cls = get_baseline(method.baseline)
     values = {"seed": seed, **overrides}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .shards import sha256_file
-from .writer import read_manifest
+from .manifest import read_manifest
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .generator import resolve
+from ..generator import resolve
 from .writer import generate as _generate
 
 

@@ -12,7 +12,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable, Sequence
 
-from .errors import ScenebenchError
+from ..errors import ScenebenchError
 
 
 def default_workers() -> int:

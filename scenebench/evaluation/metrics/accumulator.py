@@ -18,13 +18,13 @@ class MetricAccumulator:
     Parameters
     ----------
     metric : callable
-        E.g. ``scenebench.metrics.miou``.
+        E.g. ``scenebench.evaluation.metrics.miou``.
     **kwargs
         Fixed keyword arguments for ``metric`` (not ``reduction``).
 
     Examples
     --------
-    >>> from scenebench.metrics import miou
+    >>> from scenebench.evaluation.metrics import miou
     >>> acc = MetricAccumulator(miou, include_background=False)
     >>> _ = acc.update(np.array([[0, 1, 1, 2]]), np.array([[0, 1, 1, 2]]))
     >>> _ = acc.update(np.array([[0, 1, 1, 2]]), np.array([[0, 1, 1, 1]]))

@@ -27,7 +27,7 @@ predictions give the same bytes, hence the same SHA-256.
 
 Writing::
 
-    from scenebench import submission
+    from scenebench.evaluation import submission
     submission.write("preds.h5", dataset="data/multi_dsprites/cis/v1.0.0-seed0", split="test",
                      method="MONet", segmentation=labels, num_objects=counts)
 
@@ -61,8 +61,8 @@ from typing import Mapping
 
 import numpy as np
 
-from . import __version__
-from .errors import ScenebenchError
+from .. import __version__
+from ..errors import ScenebenchError
 
 FORMAT = "scenebench-submission/1"
 
@@ -277,7 +277,7 @@ def check_meta(meta: Mapping[str, str]) -> dict:
             if required:
                 what = {"fingerprint": "the dataset fingerprint (64 hex digits, from its manifest)",
                         "split": "the split name", "method": "the method name"}[key]
-                raise SubmissionError(f"{key}: missing; expected {what} (scenebench.submission.write records it)")
+                raise SubmissionError(f"{key}: missing; expected {what} (scenebench.evaluation.submission.write records it)")
             continue
         if not isinstance(v, str):
             raise SubmissionError(f"{key}: expected text, got {type(v).__name__}")
@@ -312,8 +312,8 @@ def _dataset_manifest(dataset) -> dict:
             if key not in dataset:
                 raise SubmissionError(f"dataset: manifest dict has no {key!r}; expected a scenebench manifest")
         return dict(dataset)
-    from .reader import resolve_dataset
-    from .writer import read_manifest
+    from ..datasets.reader import resolve_dataset
+    from ..datasets.manifest import read_manifest
 
     return read_manifest(resolve_dataset(dataset))
 
@@ -394,7 +394,7 @@ class Writer:
     def _h5_append(self, arrs: dict) -> None:
         import h5py
 
-        from .schema import compression
+        from ..datasets.schema import compression
 
         if self._h5 is None:
             self._h5 = h5py.File(self.tmp, "w")

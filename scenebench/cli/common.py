@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from .errors import ConfigError, ScenebenchError
+from ..errors import ConfigError, ScenebenchError
 
 
 class Group(click.Group):

@@ -1,6 +1,6 @@
 """Shared helpers: input validation, reductions and summaries.
 
-Conventions used by every metric in :mod:`scenebench.metrics`:
+Conventions used by every metric in :mod:`scenebench.evaluation.metrics`:
 
 * A *label map* is an integer array (any signed/unsigned integer dtype)
   of shape ``(..., H, W)`` with non-negative values.  All leading dims are
@@ -62,7 +62,7 @@ def as_labels(x, name, min_ndim=2):
     if x.dtype.kind not in "iu":
         hint = ""
         if x.dtype.kind in "bf":
-            hint = "; for (..., K, H, W) mask stacks call scenebench.metrics.to_labels() first"
+            hint = "; for (..., K, H, W) mask stacks call scenebench.evaluation.metrics.to_labels() first"
         raise ValueError(f"{name}: expected an integer label map, got dtype {x.dtype}{hint}")
     if x.ndim < min_ndim:
         dims = "(..., H, W)" if min_ndim == 2 else "(..., T, H, W)"

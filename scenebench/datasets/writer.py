@@ -25,44 +25,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import __version__
-from .atomic import write_json_atomic
-from .errors import DatasetError
-from .generator import DatasetSpec
+from .. import __version__
+from ..atomic import write_json_atomic
+from ..errors import DatasetError
+from ..generator import DatasetSpec
 from .identity import SCHEMA_VERSION
+from .manifest import MANIFEST, dataset_dir, read_manifest
 from .shards import check_existing, plan, write_shard
 
-MANIFEST = "manifest.json"
 PROGRESS = ".progress.json"
 LOCK = ".lock"
-
-
-def dataset_dir(root: str | os.PathLike, spec: DatasetSpec) -> Path:
-    return Path(root) / spec.family / spec.preset / f"v{spec.version}-seed{spec.seed}"
-
-
-def read_manifest(directory: str | os.PathLike) -> dict:
-    """Read and check a dataset manifest (schema version, required keys)."""
-    path = Path(directory)
-    if path.name == MANIFEST:
-        path = path.parent
-    mpath = path / MANIFEST
-    if not mpath.is_file():
-        raise DatasetError(f"{path}: no {MANIFEST} here; expected a dataset directory made by `scenebench generate`")
-    try:
-        manifest = json.loads(mpath.read_text())
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"{mpath}: not readable JSON ({exc.__class__.__name__}); expected a scenebench manifest") from None
-    if not isinstance(manifest, dict) or "schema_version" not in manifest:
-        raise DatasetError(f"{mpath}: no schema_version; expected a scenebench manifest")
-    sv = manifest["schema_version"]
-    if not isinstance(sv, int) or sv > SCHEMA_VERSION:
-        raise DatasetError(f"{mpath}: schema version {sv!r} is newer than this scenebench supports ({SCHEMA_VERSION}); "
-                           "upgrade scenebench")
-    for key in ("fingerprint", "identity", "splits"):
-        if key not in manifest:
-            raise DatasetError(f"{mpath}: missing {key!r}; expected a complete scenebench manifest")
-    return manifest
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .generator import DatasetSpec
+from ..generator import DatasetSpec
 from .identity import SCHEMA_VERSION, SampleStreams, canonical_json, dataset_rng
 from .schema import Batch, batch_samples, create_datasets, write_rows
 

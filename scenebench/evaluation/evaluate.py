@@ -1,6 +1,6 @@
 """Score a submission against a dataset split: validation, streamed scoring, results JSON.
 
-    >>> from scenebench.evaluate import evaluate
+    >>> from scenebench.evaluation.evaluate import evaluate
     >>> results = evaluate("preds.h5", "data")          # a dataset dir, or a root holding several
     >>> results["metrics"]["miou"]
     {'mean': 0.91, 'std': 0.07, 'n': 10000}
@@ -8,7 +8,7 @@
 Order of work (nothing is scored before the cheap checks pass):
 
 1. the submission's container, metadata and array headers
-   (:func:`scenebench.submission.open_submission`);
+   (:func:`scenebench.evaluation.submission.open_submission`);
 2. the dataset: ``data`` is a dataset directory, or a root searched for the
    manifest whose fingerprint the submission names;
 3. split, sample count, shapes and dtypes of every field against the manifest;
@@ -37,8 +37,8 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from . import __version__
-from .errors import ConfigError, DatasetError, ScenebenchError
+from .. import __version__
+from ..errors import ConfigError, DatasetError, ScenebenchError
 from .submission import Layout, SubmissionError, check_declared, check_values, layout, open_submission
 
 RESULTS_FORMAT = "scenebench-results/1"
@@ -162,7 +162,7 @@ def select_metrics(requested: Sequence[str] | str | None, fields: Iterable[str],
 # ---------------------------------------------------------------- which dataset
 def _manifests_under(root: Path, depth: int = 3):
     """(directory, manifest) for every readable manifest at most ``depth`` levels below ``root``."""
-    from .writer import read_manifest
+    from ..datasets.manifest import read_manifest
 
     level = [root]
     for _ in range(depth):
@@ -186,7 +186,7 @@ def _manifests_under(root: Path, depth: int = 3):
 def resolve_data(data, meta: Mapping[str, str]) -> Path:
     """The dataset directory for a submission: ``data`` itself, or the dataset under root ``data``
     whose manifest has the submission's fingerprint."""
-    from .writer import read_manifest
+    from ..datasets.manifest import read_manifest
 
     fp = meta["fingerprint"]
     who = _who(meta)
@@ -241,7 +241,7 @@ _READERS: dict = {}  # per process: (directory, split, fields) -> SplitReader
 
 
 def _gt_reader(job: _Job):
-    from .reader import SplitReader
+    from ..datasets.reader import SplitReader
 
     key = (job.directory, job.split, job.gt_fields)
     r = _READERS.get(key)
@@ -339,7 +339,7 @@ def _sha256(path: Path, out: dict) -> None:
 
 def _run_blocks(job: _Job, sub, blocks: list, workers: int, progress, total: int) -> list:
     """Score every block, in order; returns the per-block result dicts."""
-    from .executors import progress_bar
+    from ..datasets.executors import progress_bar
 
     results = []
     with progress_bar(total, progress, desc="samples") as bar:
@@ -354,7 +354,7 @@ def _run_blocks(job: _Job, sub, blocks: list, workers: int, progress, total: int
 
         ctx = mp.get_context("forkserver" if sys.platform != "win32" else "spawn")
         if sys.platform != "win32":  # workers fork from a server that has imported these once
-            ctx.set_forkserver_preload(["scenebench.evaluate", "scenebench.metrics", "scenebench.reader", "h5py",
+            ctx.set_forkserver_preload(["scenebench.evaluation.evaluate", "scenebench.evaluation.metrics", "scenebench.datasets.reader", "h5py",
                                         "hdf5plugin"])
         with ProcessPoolExecutor(max_workers=min(workers, len(blocks)), mp_context=ctx) as pool:
             pending, nxt = [], 0
@@ -396,7 +396,7 @@ def evaluate(submission, data, *, split: str | None = None, metrics: Sequence[st
     Parameters
     ----------
     submission : path
-        An HDF5 or ``.npz`` submission (see :mod:`scenebench.submission`).
+        An HDF5 or ``.npz`` submission (see :mod:`scenebench.evaluation.submission`).
     data : path
         A dataset directory, or a root under which the dataset with the
         submission's fingerprint is found (``ROOT/family/preset/vX-seedN``).
@@ -418,8 +418,8 @@ def evaluate(submission, data, *, split: str | None = None, metrics: Sequence[st
         ``{"mean", "std", "n", ...}``; NaN/undefined means are ``None``),
         ``scenebench`` (package version), ``time`` (UTC), ``elapsed_s``, ``workers`` (processes used).
     """
-    from .executors import default_workers
-    from .writer import read_manifest
+    from ..datasets.executors import default_workers
+    from ..datasets.manifest import read_manifest
 
     t0 = time.perf_counter()
     nworkers = default_workers() if workers is None else int(workers)
@@ -574,7 +574,7 @@ def _printable(text: str) -> str:
 
 def write_results(results: Mapping, path) -> Path:
     """Write a results dict as JSON, atomically (see :mod:`scenebench.atomic`)."""
-    from .atomic import write_json_atomic
+    from ..atomic import write_json_atomic
 
     p = Path(path)
     if p.is_dir():

@@ -1,0 +1,5 @@
+"""``python -m scenebench.cli``."""
+
+from .main import main
+
+main()
