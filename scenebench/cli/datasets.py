@@ -25,8 +25,11 @@ from .common import parse_sets
 @click.option("--workers", "-j", type=int, default=None, help="Local worker processes (default: all cores).")
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="Run the shard tasks on this Dask scheduler.")
 @click.option("--shard-size", type=int, default=None, help="Samples per shard (default: ~64 MB per shard).")
+@click.option("--compression", default=None, metavar="NAME",
+              help="Chunk codec: deflate (default; any HDF5 reader opens it), none, or blosc-lz4 (needs hdf5plugin "
+                   "to read). An existing dataset keeps its own.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
-def generate(family, preset, root, num, splits, seed, sets, workers, scheduler, shard_size, progress):
+def generate(family, preset, root, num, splits, seed, sets, workers, scheduler, shard_size, compression, progress):
     """Generate (or resume generating) a dataset; print its directory."""
     from ..generator import resolve
     from ..registry import get_generator
@@ -38,7 +41,7 @@ def generate(family, preset, root, num, splits, seed, sets, workers, scheduler, 
         raise ScenebenchError(f"--shard-size must be >= 1, got {shard_size}")
     spec = resolve(family, preset, seed=seed, overrides=parse_sets(sets), num=num)
     out = run(spec, root, splits=splits or None, workers=workers, scheduler=scheduler, shard_size=shard_size,
-              progress=progress, log=lambda m: click.echo(m, err=True))
+              compression=compression, progress=progress, log=lambda m: click.echo(m, err=True))
     click.echo(str(out))
 
 

@@ -47,3 +47,10 @@ def read_manifest(directory: str | os.PathLike) -> dict:
         if key not in manifest:
             raise DatasetError(f"{mpath}: missing {key!r}; expected a complete scenebench manifest")
     return manifest
+
+
+def manifest_compression(manifest: dict) -> str:
+    """The codec name a dataset's shards are stored with (Blosc-LZ4 for manifests older than the field)."""
+    from .codecs import LEGACY
+
+    return manifest.get("compression", LEGACY)

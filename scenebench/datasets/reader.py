@@ -1,10 +1,18 @@
 """Read a split of a generated dataset with numpy (no torch needed).
 
     >>> from scenebench.datasets.reader import SplitReader, iterate
-    >>> r = SplitReader("data/multi_dsprites/lavae/v1.0.0-seed0", "test")
+    >>> r = SplitReader("data/multi_dsprites/lavae/v1.2.0-seed0", "test")
     >>> len(r), r[0]["image"].shape
     (10000, (64, 64, 3))
+    >>> batch = r.take([17, 3, 9000])          # stacked arrays, in the order asked
     >>> for batch in iterate(r.directory, "test", batch_size=256): ...
+
+Reads go through :mod:`.chunks`: each needed chunk is fetched once, decoded
+once and kept in a bounded per-process cache, so random access costs about
+one chunk decode per field, and a batch of random indices (``take``, what
+the torch Dataset's ``__getitems__`` uses) decodes each chunk it touches
+once. ``in_memory=True`` reads the split's fields into memory at once
+instead, for splits that fit.
 
 File handles are opened lazily and re-opened after a fork, so one reader can
 be shared with worker processes.
@@ -12,17 +20,19 @@ be shared with worker processes.
 
 from __future__ import annotations
 
-import bisect
+import operator
 import os
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
+from .chunks import DEFAULT_CACHE_BYTES, ChunkCache, ShardChunks
+from .codecs import CODECS
 from ..errors import ConfigError, DatasetError
-from .manifest import read_manifest
+from .manifest import manifest_compression, read_manifest
 
-BLOCK = 64  # samples read at once for per-sample access (one HDF5 read per field per block)
+BLOCK = 256  # samples per batch of the per-sample iterator
 
 
 def resolve_dataset(path_or_name: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
@@ -51,10 +61,20 @@ def _version_key(name: str):
 
 
 class SplitReader:
-    """Random access to one split: ``reader[i]`` is a dict of numpy arrays."""
+    """Random and batched access to one split: ``reader[i]`` and ``reader.take(indices)`` give numpy arrays.
+
+    Args:
+        path_or_name: a dataset directory, its manifest, or ``family/preset`` under ``root``.
+        split: the split to read.
+        fields: feature names to read (default: all).
+        cache_bytes: budget of decoded chunks kept per process (default 256 MiB).
+        in_memory: read every selected field of the split into memory now
+            (``split_nbytes`` tells how much that is); reads are then plain
+            array indexing.
+    """
 
     def __init__(self, path_or_name, split: str, fields: Sequence[str] | None = None, root=None,
-                 manifest: dict | None = None):
+                 manifest: dict | None = None, *, cache_bytes: int = DEFAULT_CACHE_BYTES, in_memory: bool = False):
         if manifest is None:
             self.directory = resolve_dataset(path_or_name, root)
             manifest = read_manifest(self.directory)
@@ -66,83 +86,132 @@ class SplitReader:
             raise ConfigError(f"split {split!r} not in {self.directory}; splits: {', '.join(splits)}")
         self.split = split
         self.shards = splits[split]["shards"]
-        self.starts = [e["first_index"] for e in self.shards]
+        self.starts = np.array([e["first_index"] for e in self.shards], np.int64)
         self.num_samples = int(splits[split]["num_samples"])
-        names = [f["name"] for f in self.manifest["features"][split]]
+        features = {f["name"]: f for f in self.manifest["features"][split]}
+        names = list(features)
         if fields is not None:
-            unknown = [f for f in fields if f not in names]
+            unknown = [f for f in fields if f not in features]
             if unknown:
                 raise ConfigError(f"unknown field(s) {', '.join(unknown)}; fields: {', '.join(names)}")
             names = list(fields)
         self.fields = names
+        self._shapes = {k: tuple(features[k]["shape"]) for k in names}
+        self._dtypes = {k: np.dtype(features[k]["dtype"]) for k in names}
+        self.compression = manifest_compression(self.manifest)
+        codec = CODECS.get(self.compression)
+        self._plugin = codec is None or codec.plugin
+        self._cache = ChunkCache(cache_bytes)
         self._files: dict = {}
         self._pid = None
-        self._block = (None, None, None)  # (shard, start, arrays)
+        self._memory = self.read(0, self.num_samples) if in_memory else None
+
+    @property
+    def split_nbytes(self) -> int:
+        """Bytes of the selected fields of the whole split, decoded."""
+        return sum(self.num_samples * int(np.prod(s, dtype=np.int64)) * self._dtypes[k].itemsize
+                   for k, s in self._shapes.items())
 
     def __len__(self) -> int:
         return self.num_samples
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_files"], state["_pid"], state["_block"] = {}, None, (None, None, None)
+        state["_files"], state["_pid"], state["_cache"] = {}, None, ChunkCache(self._cache.max_bytes)
         return state
 
-    def _file(self, shard: int):
-        import h5py
-        import hdf5plugin  # noqa: F401  (registers the Blosc filter)
-
+    def _shard(self, shard: int) -> ShardChunks:
         if self._pid != os.getpid():  # fresh process (fork/spawn): never reuse a parent's handle
             self._files, self._pid = {}, os.getpid()
-        f = self._files.get(shard)
-        if f is None:
-            f = self._files[shard] = h5py.File(self.directory / self.shards[shard]["file"], "r")
-        return f
+            self._cache.clear()
+        s = self._files.get(shard)
+        if s is None:
+            s = self._files[shard] = ShardChunks(self.directory / self.shards[shard]["file"], self.fields,
+                                                 self._plugin)
+        return s
 
     def close(self) -> None:
         if self._pid == os.getpid():
-            for f in self._files.values():
-                f.close()
-        self._files, self._block = {}, (None, None, None)
+            for s in self._files.values():
+                s.close()
+        self._files = {}
+        self._cache.clear()
 
-    def _locate(self, index: int) -> tuple[int, int]:
-        if not -self.num_samples <= index < self.num_samples:
-            raise IndexError(f"sample {index} out of range for {self.num_samples} samples")
-        index %= self.num_samples
-        shard = bisect.bisect_right(self.starts, index) - 1
-        return shard, index - self.starts[shard]
+    def _positions(self, indices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(indices normalised to [0, N), their shard, their row in the shard)."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n = self.num_samples
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            bad = int(idx[(idx < -n) | (idx >= n)][0])
+            raise IndexError(f"sample {bad} out of range for {n} samples")
+        idx = idx % n if n else idx
+        shard = np.searchsorted(self.starts, idx, side="right") - 1
+        return idx, shard, idx - self.starts[shard]
+
+    def take(self, indices) -> dict:
+        """Samples ``indices`` (any order, repeats allowed) as ``{field: (len(indices), ...) array}``.
+
+        Each chunk the indices touch is decoded once (or found in the cache).
+        """
+        idx, shard, local = self._positions(indices)
+        if self._memory is not None:
+            return {k: v[idx] for k, v in self._memory.items()}
+        out = {}
+        for name in self.fields:
+            a = np.empty((len(idx),) + self._shapes[name], self._dtypes[name])
+            if len(idx):
+                self._gather(name, shard, local, a)
+            out[name] = a
+        return out
+
+    def _gather(self, name: str, shard: np.ndarray, local: np.ndarray, out: np.ndarray) -> None:
+        """Fill ``out[j] = sample (shard[j], local[j])`` of field ``name``, one chunk at a time."""
+        order = np.lexsort((local, shard))
+        s_sorted, l_sorted = shard[order], local[order]
+        # one group per shard (chunk sizes are the same in every shard of a split, but ask each)
+        bounds = np.flatnonzero(np.diff(s_sorted)) + 1
+        for group in np.split(np.arange(len(order)), bounds):
+            s = int(s_sorted[group[0]])
+            chunks = self._shard(s)
+            r = chunks.fields[name].rows
+            c_of = l_sorted[group] // r
+            cuts = np.flatnonzero(np.diff(c_of)) + 1
+            for part in np.split(group, cuts):
+                c = int(l_sorted[part[0]] // r)
+                block = self._cache.get((s, name, c), lambda: chunks.chunk(name, c))
+                out[order[part]] = block[l_sorted[part] - c * r]
 
     def __getitem__(self, index: int) -> dict:
-        shard, local = self._locate(int(index))
-        bshard, bstart, arrays = self._block
-        if bshard != shard or not bstart <= local < bstart + BLOCK or self._pid != os.getpid():
-            bstart = local - local % BLOCK
-            arrays = self._read(shard, bstart, bstart + BLOCK)
-            self._block = (shard, bstart, arrays)
-        return {k: v[local - bstart, ...].copy() for k, v in arrays.items()}
-
-    def _read(self, shard: int, start: int, stop: int) -> dict:
-        f = self._file(shard)
-        return {k: f[k][start:stop] for k in self.fields}
+        return {k: v[0, ...] for k, v in self.take([operator.index(index)]).items()}
 
     def read(self, start: int, stop: int) -> dict:
         """Samples ``start:stop`` as stacked arrays (may span shards)."""
         start, stop = max(0, start), min(stop, self.num_samples)
-        parts = []
+        if self._memory is not None:
+            return {k: v[start:stop] for k, v in self._memory.items()}
+        out = {k: np.empty((max(0, stop - start),) + self._shapes[k], self._dtypes[k]) for k in self.fields}
         i = start
         while i < stop:
-            shard, local = self._locate(i)
+            shard = int(np.searchsorted(self.starts, i, side="right") - 1)
+            local = i - int(self.starts[shard])
             n = min(stop - i, self.shards[shard]["num_samples"] - local)
-            parts.append(self._read(shard, local, local + n))
+            chunks = self._shard(shard)
+            for name in self.fields:
+                r = chunks.fields[name].rows
+                for c in range(local // r, (local + n - 1) // r + 1):
+                    lo, hi = max(local, c * r), min(local + n, (c + 1) * r)
+                    # a chunk read whole in order is not kept: the next one replaces it
+                    block = self._cache.get((shard, name, c), lambda: chunks.chunk(name, c)) \
+                        if (lo > c * r or hi < (c + 1) * r) else chunks.chunk(name, c)
+                    out[name][i - local + lo - start: i - local + hi - start] = block[lo - c * r: hi - c * r]
             i += n
-        if not parts:
-            return {k: np.empty((0,)) for k in self.fields}
-        if len(parts) == 1:
-            return parts[0]
-        return {k: np.concatenate([p[k] for p in parts]) for k in self.fields}
+        return out
 
     def __iter__(self) -> Iterator[dict]:
-        for i in range(self.num_samples):
-            yield self[i]
+        for i in range(0, self.num_samples, BLOCK):
+            block = self.read(i, i + BLOCK)
+            for j in range(len(next(iter(block.values())))):
+                yield {k: v[j] for k, v in block.items()}
 
 
 def iterate(path_or_name, split: str, *, batch_size: int | None = None, fields: Sequence[str] | None = None,

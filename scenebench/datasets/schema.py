@@ -14,22 +14,20 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-# Compression, chosen by benchmarks/compression.py (numbers in the README):
-# Blosc-LZ4 with byte shuffle writes ~4x and reads ~3x faster than gzip-1 at
-# ~1.5x its size. lzf was rejected: its output is not deterministic (liblzf
-# leaves its hash table uninitialised), so shard SHA-256s would vary.
-# Reading shards outside scenebench needs `import hdf5plugin` first.
-BLOSC = dict(cname="lz4", clevel=5)
-# Target bytes per chunk when a sample is small: a few samples share a chunk
-# so that per-chunk overhead stays small; large samples get one chunk each.
+# Chunks hold a power-of-two number of samples, up to ~TARGET_CHUNK_BYTES
+# (one sample when a sample is larger): small enough that reading one
+# random sample decodes little more than that sample (the image of a 64x64
+# RGB dataset: 4 samples), large enough that per-chunk costs (the chunk
+# index, one encoder call and one HDF5 call each) stay small. Small per-object
+# fields get up to a whole batch per chunk, which the reader caches.
 TARGET_CHUNK_BYTES = 64 * 1024
-MAX_CHUNK_SAMPLES = 64  # a power of two; chunk sample counts are powers of two up to it
-# Shards are drawn and written in batches of about this many bytes (a
-# multiple of MAX_CHUNK_SAMPLES samples, so each batch fills whole chunks):
+# Shards are drawn and written in batches of a power-of-two number of samples,
+# ~TARGET_BATCH_BYTES (so each batch fills whole chunks of every dataset):
 # buffers are reused instead of holding (and page-faulting) a whole shard,
 # and batches are large enough that a generator drawing a whole batch with
 # numpy pays its per-batch overhead rarely (measured: 16 MB beats 2-8 MB).
 TARGET_BATCH_BYTES = 16 * 2**20
+MIN_BATCH_SAMPLES = 16
 MAX_BATCH_SAMPLES = 2048
 
 
@@ -71,11 +69,6 @@ class Feature:
     def nbytes(self) -> int:
         """Bytes of one sample of this feature."""
         return int(np.prod(self.shape, dtype=np.int64)) * self.np_dtype.itemsize
-
-    def chunk_samples(self) -> int:
-        """Samples per HDF5 chunk: one for large samples, a power of two up to 64 for small ones."""
-        fit = max(1, min(MAX_CHUNK_SAMPLES, TARGET_CHUNK_BYTES // max(1, self.nbytes)))
-        return 1 << (int(fit).bit_length() - 1)
 
     def describe(self) -> dict:
         d = {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "doc": self.doc}
@@ -133,11 +126,24 @@ class Batch:
         return self.arrays if count == self.n else {name: a[:count] for name, a in self.arrays.items()}
 
 
+def _pow2_floor(x: float) -> int:
+    return 1 << max(0, int(x).bit_length() - 1) if x >= 1 else 1
+
+
 def batch_samples(features: Iterable[Feature]) -> int:
-    """Samples per drawn-and-written batch: ~TARGET_BATCH_BYTES, a multiple of every chunk size."""
+    """Samples per drawn-and-written batch: the power of two nearest ~TARGET_BATCH_BYTES, in [16, 2048]."""
     nbytes = max(1, sum(f.nbytes for f in features))
-    n = max(MAX_CHUNK_SAMPLES, min(MAX_BATCH_SAMPLES, TARGET_BATCH_BYTES // nbytes))
-    return int(n // MAX_CHUNK_SAMPLES * MAX_CHUNK_SAMPLES)
+    n = _pow2_floor(TARGET_BATCH_BYTES * 1.5 / nbytes)  # nearest in log scale, within a factor sqrt(2)
+    return int(min(MAX_BATCH_SAMPLES, max(MIN_BATCH_SAMPLES, n)))
+
+
+def chunk_rows(feature: Feature, batch: int) -> int:
+    """Samples per HDF5 chunk of ``feature``: a power of two of ~TARGET_CHUNK_BYTES at most, 1 to ``batch``.
+
+    ``batch`` is :func:`batch_samples` of the dataset (a power of two), so
+    every batch is a whole number of chunks.
+    """
+    return int(min(batch, _pow2_floor(TARGET_CHUNK_BYTES / max(1, feature.nbytes))))
 
 
 class Row(dict):
@@ -161,28 +167,25 @@ class Row(dict):
             view[...] = self._fills[name]
 
 
-def compression() -> dict:
-    """h5py keyword arguments of the shard compression filter."""
-    import hdf5plugin
+def create_datasets(h5file, features: Iterable[Feature], n: int, codec) -> dict:
+    """Create one HDF5 dataset per feature in an open file; return ``{name: dataset}``.
 
-    return dict(hdf5plugin.Blosc(shuffle=hdf5plugin.Blosc.SHUFFLE, **BLOSC))
-
-
-def create_datasets(h5file, features: Iterable[Feature], n: int, data: Mapping[str, np.ndarray] | None = None) -> dict:
-    """Create (and optionally fill) one HDF5 dataset per feature in an open file; return ``{name: dataset}``."""
-    filt = compression()
+    Chunks follow :func:`chunk_rows` (``n`` rows at most).
+    ``codec`` (:class:`~scenebench.datasets.codecs.Codec`) declares the
+    chunks' filter pipeline; a :class:`RowWriter` then writes the rows.
+    """
+    features = list(features)
+    batch = batch_samples(features)
     out = {}
     for f in features:
-        chunks = (min(max(n, 1), f.chunk_samples()),) + f.shape
+        chunks = (min(max(n, 1), chunk_rows(f, batch)),) + f.shape
         # an explicit fill value makes HDF5 initialise the unused part of edge
         # chunks; without it those bytes are uninitialised memory and the file
         # bytes (and SHA-256) would differ from run to run
         kwargs = dict(shape=(n,) + f.shape, dtype=f.np_dtype, chunks=chunks if n else None, track_times=False,
                       fillvalue=np.array(f.fill, dtype=f.np_dtype))
         if n:
-            kwargs.update(filt)
-        if data is not None:
-            kwargs["data"] = data[f.name]
+            kwargs.update(codec.dataset_kwargs(f.np_dtype))
         ds = h5file.create_dataset(f.name, **kwargs)
         if f.doc:
             ds.attrs["doc"] = f.doc
@@ -192,20 +195,67 @@ def create_datasets(h5file, features: Iterable[Feature], n: int, data: Mapping[s
     return out
 
 
-def write_rows(datasets: Mapping[str, Any], arrays: Mapping[str, np.ndarray], start: int) -> None:
-    """Write ``arrays`` (each ``(m, ...)``) into rows ``start : start + m`` of ``datasets``.
+class RowWriter:
+    """Writes rows of a shard's datasets, whole chunks at a time, in two steps.
 
-    A low-level HDF5 write per dataset (h5py's slicing costs more than the
-    write for small batches). Rows should cover whole chunks (see
-    :func:`batch_samples`): a partly written chunk would be read back and
-    rewritten on the next write.
+    ``encoded = writer.encode(arrays, start)`` turns ``arrays`` (each
+    ``(m, ...)``, rows ``start : start + m``) into finished chunks: with a
+    direct codec (deflate, none) each chunk is filtered here (a last partial
+    chunk padded with the fill value, as HDF5 would). It touches no HDF5
+    object, so it can run in another thread while the next batch is drawn.
+    ``writer.write(encoded)`` then hands the chunks to HDF5
+    (``write_direct_chunk``), in order, so the file layout does not depend
+    on timing. A codec HDF5 runs itself (Blosc) is written by a low-level
+    write per dataset in ``write`` (h5py's slicing costs more than the
+    write for small batches).
+
+    ``start`` must be a multiple of every dataset's chunk rows, and so must
+    ``m`` except for the last rows of a dataset (see :func:`batch_samples`),
+    so every chunk is written once, whole.
     """
-    import h5py
 
-    for name, ds in datasets.items():
-        a = np.ascontiguousarray(arrays[name], dtype=ds.dtype)
-        if not len(a):
-            continue
-        file_space = ds.id.get_space()
-        file_space.select_hyperslab((start,) + (0,) * (a.ndim - 1), a.shape)
-        ds.id.write(h5py.h5s.create_simple(a.shape), file_space, a)
+    def __init__(self, datasets: Mapping[str, Any], codec):
+        self.codec = codec
+        # plain facts read once, so that encode() needs no HDF5 call
+        self._layout = [(name, ds, ds.chunks[0] if ds.chunks else 1, ds.dtype, ds.fillvalue)
+                        for name, ds in datasets.items()]
+
+    def encode(self, arrays: Mapping[str, np.ndarray], start: int) -> list:
+        out = []
+        for name, ds, rows, dtype, fill in self._layout:
+            a = np.ascontiguousarray(arrays[name], dtype=dtype)
+            if not len(a):
+                continue
+            if not self.codec.direct:
+                out.append((ds, start, a.copy()))
+                continue
+            if start % rows:
+                raise ValueError(f"{name}: rows from {start} do not start a chunk of {rows} rows")
+            whole = len(a) // rows * rows
+            chunks = list(a[:whole].reshape((-1, rows) + a.shape[1:]))
+            if whole < len(a):
+                last = np.full((rows,) + a.shape[1:], fill, dtype=dtype)
+                last[:len(a) - whole] = a[whole:]
+                chunks.append(last)
+            out.append((ds, start, rows, self.codec.encode(chunks)))
+        return out
+
+    def write(self, encoded: list) -> None:
+        import h5py
+
+        for item in encoded:
+            if len(item) == 3:  # filtered by HDF5
+                ds, start, a = item
+                file_space = ds.id.get_space()
+                file_space.select_hyperslab((start,) + (0,) * (a.ndim - 1), a.shape)
+                ds.id.write(h5py.h5s.create_simple(a.shape), file_space, a)
+                continue
+            ds, start, rows, stored = item
+            tail = (0,) * (len(ds.shape) - 1)
+            put = ds.id.write_direct_chunk
+            for j, data in enumerate(stored):
+                put((start + j * rows,) + tail, data, 0)
+
+    def __call__(self, arrays: Mapping[str, np.ndarray], start: int) -> None:
+        """Encode and write at once."""
+        self.write(self.encode(arrays, start))

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ..generator import DatasetSpec
+from .codecs import DEFAULT, get_codec
 from .identity import SCHEMA_VERSION, SampleStreams, canonical_json, dataset_rng
-from .schema import Batch, batch_samples, create_datasets, write_rows
+from .schema import Batch, RowWriter, batch_samples, create_datasets
 
 TARGET_SHARD_BYTES = 64 * 2**20  # uncompressed bytes per shard
 MAX_SHARD_SAMPLES = 10_000
@@ -33,6 +34,7 @@ class ShardTask:
     first_index: int
     num_samples: int
     directory: str
+    compression: str = "deflate"  # a name in scenebench.datasets.codecs.CODECS
 
     @property
     def filename(self) -> str:
@@ -52,12 +54,14 @@ def default_shard_size(spec: DatasetSpec, split: str) -> int:
     return int(max(1, min(MAX_SHARD_SAMPLES, TARGET_SHARD_BYTES // max(1, sample_nbytes(spec, split)))))
 
 
-def plan(spec: DatasetSpec, split: str, directory: str | os.PathLike, shard_size: int | None = None) -> list[ShardTask]:
+def plan(spec: DatasetSpec, split: str, directory: str | os.PathLike, shard_size: int | None = None,
+         compression: str = DEFAULT) -> list[ShardTask]:
     n = int(spec.splits[split]["num_samples"])
     size = shard_size or default_shard_size(spec, split)
     count = max(1, -(-n // size))
     d = spec.to_dict()
-    return [ShardTask(d, split, i, count, i * size, min(size, n - i * size), str(directory)) for i in range(count)]
+    return [ShardTask(d, split, i, count, i * size, min(size, n - i * size), str(directory), compression)
+            for i in range(count)]
 
 
 # ---------------------------------------------------------------- drawing
@@ -139,24 +143,30 @@ def shard_attrs(task: ShardTask) -> dict:
         "num_samples": task.num_samples,
         "shard": task.shard,
         "num_shards": task.num_shards,
+        "compression": task.compression,
     }
 
 
 def write_shard(task: ShardTask) -> dict:
     """Draw and write one shard atomically; return its manifest entry.
 
-    Samples are drawn into one reused buffer of :func:`batch_samples` samples
-    and written batch by batch. The file is written under a temporary name in
-    the same directory, flushed to disk and renamed, so a final name always
-    holds a complete shard.
+    Samples are drawn batch by batch (:func:`batch_samples` samples) into
+    two reused buffers: while batch k+1 is drawn, another thread filters and
+    compresses the chunks of batch k (ISA-L releases the GIL); the chunks
+    are then written in order, so the bytes do not depend on timing. The
+    file is written under a temporary name in the same directory, flushed
+    to disk and renamed, so a final name always holds a complete shard.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     import h5py
 
     spec = DatasetSpec.from_dict(task.spec)
+    codec = get_codec(task.compression)
     drawer = SplitDrawer(spec, task.split)
     n = task.num_samples
     step = batch_samples(drawer.features)
-    batch = Batch(drawer.features, min(step, n))
+    buffers = [Batch(drawer.features, min(step, n)) for _ in range(1 if n <= step else 2)]
     final = task.path
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f"{final.name}.tmp-{uuid.uuid4().hex[:12]}")
@@ -164,17 +174,26 @@ def write_shard(task: ShardTask) -> dict:
         # no chunk cache: each chunk is allocated and written when its dataset is
         # written, not whenever the garbage collector closes the dataset, so
         # the file layout (and its SHA-256) is the same in every process
-        with h5py.File(tmp, "w", libver="earliest", track_order=False, rdcc_nbytes=0) as f:
+        with h5py.File(tmp, "w", libver="earliest", track_order=False, rdcc_nbytes=0) as f, \
+                ThreadPoolExecutor(1, thread_name_prefix="scenebench-encode") as encoder:
             for k, v in shard_attrs(task).items():
                 f.attrs[k] = v
             f.attrs["identity"] = canonical_json({k: v for k, v in task.spec.items()})
-            datasets = create_datasets(f, batch.features, n)
-            # draw and write batch by batch; a batch is a whole number of chunks of every dataset
-            for start in range(0, n, step):
+            rows = RowWriter(create_datasets(f, drawer.features, n, codec), codec)
+            pending = None
+            # a batch is a whole number of chunks of every dataset; buffer k % 2 is
+            # redrawn only after the encoding of the batch it held has finished
+            for k, start in enumerate(range(0, n, step)):
                 count = min(step, n - start)
-                if start:
+                batch = buffers[k % len(buffers)]
+                if k >= len(buffers):
                     batch.reset(count)
-                write_rows(datasets, drawer.into(task.first_index + start, count, batch), start)
+                encoding = encoder.submit(rows.encode, drawer.into(task.first_index + start, count, batch), start)
+                if pending is not None:
+                    rows.write(pending.result())
+                pending = encoding
+            if pending is not None:
+                rows.write(pending.result())
         digest = _hash_while_syncing(tmp)
         os.replace(tmp, final)
     except BaseException:

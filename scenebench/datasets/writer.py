@@ -30,7 +30,8 @@ from ..atomic import write_json_atomic
 from ..errors import DatasetError
 from ..generator import DatasetSpec
 from .identity import SCHEMA_VERSION
-from .manifest import MANIFEST, dataset_dir, read_manifest
+from .codecs import DEFAULT, LEGACY, get_codec
+from .manifest import MANIFEST, dataset_dir, manifest_compression, read_manifest
 from .shards import check_existing, plan, write_shard
 
 PROGRESS = ".progress.json"
@@ -53,15 +54,22 @@ def _locked(directory: Path):
         fh.close()
 
 
-def _prepare_directory(out: Path, spec: DatasetSpec) -> tuple[dict | None, dict]:
-    """Check ``out`` can hold ``spec``; return (existing manifest, known shard entries)."""
+def _prepare_directory(out: Path, spec: DatasetSpec, compression: str | None) -> tuple[dict | None, dict, str]:
+    """Check ``out`` can hold ``spec``; return (existing manifest, known shard entries, compression).
+
+    ``compression=None`` keeps the dataset's own (the default for a new
+    one); another compression than the one its shards already use is an
+    error, so one dataset never mixes codecs.
+    """
     fp = spec.fingerprint
     manifest = None
     known: dict = {}
+    stored = None
     if (out / MANIFEST).exists():
         manifest = read_manifest(out)
         if manifest["fingerprint"] != fp:
             raise DatasetError(_different(out, manifest.get("identity", {}), spec))
+        stored = manifest_compression(manifest)
         for split in manifest["splits"].values():
             for e in split["shards"]:
                 known[e["file"]] = e
@@ -73,10 +81,15 @@ def _prepare_directory(out: Path, spec: DatasetSpec) -> tuple[dict | None, dict]
             state = {"fingerprint": fp, "shards": {}}  # torn journal: trust nothing in it
         if state.get("fingerprint") != fp:
             raise DatasetError(_different(out, state.get("identity", {}), spec))
+        if stored is None and state.get("shards"):
+            stored = state.get("compression", LEGACY)
         known.update(state.get("shards", {}))
     elif manifest is None and out.exists() and any(p.name != LOCK for p in out.iterdir()):
         raise DatasetError(f"{out}: exists and is not a scenebench dataset; choose another --out")
-    return manifest, known
+    if compression is not None and stored is not None and compression != stored:
+        raise DatasetError(f"{out}: its shards are stored with --compression {stored}, not {compression}; "
+                           f"re-run with --compression {stored} (or without it), or choose another --out")
+    return manifest, known, compression or stored or DEFAULT
 
 
 def _different(out: Path, other: dict, spec: DatasetSpec) -> str:
@@ -90,15 +103,18 @@ def _different(out: Path, other: dict, spec: DatasetSpec) -> str:
 
 def generate(spec: DatasetSpec, root: str | os.PathLike, *, splits: Iterable[str] | None = None,
              workers: int | None = None, scheduler=None, shard_size: int | None = None,
-             progress: bool | None = None, log: Callable[[str], None] | None = None) -> Path:
+             compression: str | None = None, progress: bool | None = None, log: Callable[[str], None] | None = None) -> Path:
     """Generate (or finish generating) ``spec`` under ``root``; return the dataset directory.
 
-    ``workers``: local processes (default: all cores). ``scheduler``: a Dask
+    ``compression``: a codec name of :mod:`.codecs` (default: the dataset's
+    own, ``deflate`` for a new one). ``workers``: local processes (default: all cores). ``scheduler``: a Dask
     scheduler address or ``distributed.Client``; the same shard tasks then run
     on the cluster (workers must see ``root`` on a shared filesystem).
     """
     from .executors import run_tasks
 
+    if compression is not None:
+        get_codec(compression)  # unknown name -> ConfigError, before anything is created
     names = list(splits) if splits else list(spec.splits)
     for s in names:
         spec.split_config(s)  # unknown split -> ConfigError
@@ -111,14 +127,15 @@ def generate(spec: DatasetSpec, root: str | os.PathLike, *, splits: Iterable[str
     out.mkdir(parents=True, exist_ok=True)
     log = log or (lambda msg: None)
     with _locked(out):
-        manifest, known = _prepare_directory(out, spec)
+        manifest, known, compression = _prepare_directory(out, spec, compression)
         for stale in out.glob(".*.tmp-*"):  # a journal/manifest write cut short by a kill
             stale.unlink()
-        state = {"fingerprint": spec.fingerprint, "identity": _identity(spec), "shards": dict(known)}
+        state = {"fingerprint": spec.fingerprint, "identity": _identity(spec), "compression": compression,
+                 "shards": dict(known)}
         write_json_atomic(out / PROGRESS, state)
         tasks, done = [], {}
         for split in names:
-            planned = plan(spec, split, out, shard_size)
+            planned = plan(spec, split, out, shard_size, compression)
             _remove_strays(out / split, {t.path.name for t in planned})
             for t in planned:
                 entry = check_existing(t, known.get(t.filename))
@@ -141,7 +158,7 @@ def generate(spec: DatasetSpec, root: str | os.PathLike, *, splits: Iterable[str
             entries = sorted((e for e in state["shards"].values() if e["file"].startswith(split + "/")),
                              key=lambda e: e["first_index"])
             split_entries[split] = {"num_samples": int(spec.splits[split]["num_samples"]), "shards": entries}
-        new_manifest = _manifest(spec, split_entries)
+        new_manifest = _manifest(spec, split_entries, compression)
         from .card import write_card
 
         write_card(out, new_manifest)
@@ -155,7 +172,7 @@ def _identity(spec: DatasetSpec) -> dict:
             "config": spec.identity_config}
 
 
-def _manifest(spec: DatasetSpec, splits: dict) -> dict:
+def _manifest(spec: DatasetSpec, splits: dict, compression: str) -> dict:
     from .shards import split_assets
 
     gen = spec.generator()
@@ -178,6 +195,7 @@ def _manifest(spec: DatasetSpec, splits: dict) -> dict:
                       "description": gen.description, "paper": gen.paper},
         "assets": assets,
         "features": features,
+        "compression": compression,
         "splits": {s: splits[s] for s in sorted(splits)},
         "created": {
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

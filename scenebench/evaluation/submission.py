@@ -20,10 +20,11 @@ latents        (N, K, D) float          slot latents (K >= 2)
 plus text metadata: ``fingerprint`` (the dataset's, 64 hex digits), ``split``,
 ``method`` (required), ``paper`` and ``notes`` (optional). In HDF5 the arrays
 are root datasets and the metadata root attributes; in ``.npz`` the metadata
-are 0-d string arrays next to the arrays. :func:`write` compresses HDF5 with
-Blosc-LZ4 like the shards (reading one outside scenebench needs ``import
-hdf5plugin``) plus Fletcher-32 checksums, and writes no timestamps: the same
-predictions give the same bytes, hence the same SHA-256.
+are 0-d string arrays next to the arrays. :func:`write` compresses HDF5 like
+the shards' default (deflate, with shuffle for items wider than a byte, plus
+Fletcher-32 checksums: any HDF5 reader opens it), and writes no timestamps:
+the same predictions give the same bytes, hence the same SHA-256. Reading
+also accepts Blosc-compressed submissions.
 
 Writing::
 
@@ -394,7 +395,7 @@ class Writer:
     def _h5_append(self, arrs: dict) -> None:
         import h5py
 
-        from ..datasets.schema import compression
+        from ..datasets.codecs import CODECS
 
         if self._h5 is None:
             self._h5 = h5py.File(self.tmp, "w")
@@ -404,10 +405,11 @@ class Writer:
             for k, a in arrs.items():
                 per = max(1, int(np.prod(a.shape[1:], dtype=np.int64)) * a.dtype.itemsize)
                 rows = int(max(1, min(N, 2**20 // per)))
-                # Blosc-LZ4 like the shards (4x gzip's read speed on soft masks); Fletcher-32 catches damage
+                # deflate (+ shuffle for wide items) + Fletcher-32, like the shards: any HDF5 reader opens
+                # the file, and a damaged chunk is an error on read
                 self._h5.create_dataset(k, shape=(N,) + a.shape[1:], dtype=a.dtype, chunks=(rows,) + a.shape[1:],
-                                        fletcher32=True, track_times=False, fillvalue=np.zeros((), a.dtype),
-                                        **compression())
+                                        track_times=False, fillvalue=np.zeros((), a.dtype),
+                                        **CODECS["deflate"].dataset_kwargs(a.dtype))
         for k, a in arrs.items():
             ds = self._h5[k]
             if ds.shape[1:] != a.shape[1:] or ds.dtype != a.dtype:
@@ -602,7 +604,7 @@ class _H5Submission(Submission):
 
     def _file(self):
         import h5py
-        import hdf5plugin  # noqa: F401  (a submission may use Blosc, like the shards)
+        import hdf5plugin  # noqa: F401  (a submission may use Blosc)
 
         if self._f is None or self._pid != os.getpid():
             try:

@@ -1,0 +1,154 @@
+"""Decoded chunks of a shard's datasets, read without HDF5's per-call overhead.
+
+A :class:`ShardChunks` opens one shard once per process. For every dataset
+whose filter pipeline is one scenebench writes itself (``deflate`` or
+``none``, see :mod:`.codecs`) it reads the chunk index once
+(``chunk_iter``: file offset and size of every chunk) and then fetches a
+chunk with one ``os.pread`` and decodes it with ISA-L, in a few
+microseconds. Any other pipeline (Blosc, or a file written by another
+tool) is read through h5py, which runs HDF5's own filters. Either way the
+result is the chunk's rows as an array, so callers never see the codec.
+
+:class:`ChunkCache` keeps the most recently used decoded chunks up to a
+byte budget (least recently used first out): per-object fields, whose
+chunks hold hundreds of samples, are decoded once per process, and
+neighbouring samples share their image chunk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .codecs import CODECS, Codec
+
+DEFAULT_CACHE_BYTES = 256 * 2**20
+
+
+@dataclass
+class Field:
+    """What one dataset of a shard is, and how to fetch its chunks."""
+
+    name: str
+    dtype: np.dtype
+    shape: tuple  # per-sample
+    rows: int  # samples per chunk
+    num_rows: int
+    fill: object
+    codec: Codec | None  # the decoder of a pipeline scenebench reads itself, else None (through h5py)
+    offsets: np.ndarray | None = None  # byte offset of chunk c in the file (-1: not written)
+    sizes: np.ndarray | None = None
+
+    @property
+    def chunk_shape(self) -> tuple:
+        return (self.rows,) + self.shape
+
+    @property
+    def chunk_nbytes(self) -> int:
+        return int(np.prod(self.chunk_shape, dtype=np.int64)) * self.dtype.itemsize
+
+
+def _pipeline(ds) -> tuple[int, ...]:
+    dcpl = ds.id.get_create_plist()
+    return tuple(dcpl.get_filter(i)[0] for i in range(dcpl.get_nfilters()))
+
+
+def _direct_codec(ds) -> Codec | None:
+    """The codec whose pipeline ``ds`` declares, if scenebench can decode its chunks itself."""
+    if ds.chunks is None:
+        return None
+    pipeline = _pipeline(ds)
+    for codec in CODECS.values():
+        if codec.direct and codec.pipeline(ds.dtype) == pipeline:
+            return codec
+    return None
+
+
+class ShardChunks:
+    """One shard opened for chunk reads (``fields``: the dataset names to read)."""
+
+    def __init__(self, path: str | os.PathLike, fields, plugin: bool = False):
+        import h5py
+
+        if plugin:
+            import hdf5plugin  # noqa: F401  (registers the Blosc filter for h5py)
+
+        self.path = Path(path)
+        self.h5 = h5py.File(self.path, "r")
+        base = self.h5.id.get_create_plist().get_userblock()  # chunk addresses are relative to it
+        self.fields: dict[str, Field] = {}
+        self._fd = None
+        for name in fields:
+            ds = self.h5[name]
+            rows = ds.chunks[0] if ds.chunks else max(1, ds.shape[0])
+            codec = _direct_codec(ds)
+            f = Field(name, ds.dtype, ds.shape[1:], rows, ds.shape[0], ds.fillvalue, codec)
+            if codec is not None:
+                count = -(-ds.shape[0] // rows)
+                f.offsets = np.full(count, -1, np.int64)
+                f.sizes = np.zeros(count, np.int64)
+
+                def record(info, f=f):
+                    if info.filter_mask == 0:  # a chunk with a skipped filter goes through HDF5
+                        c = info.chunk_offset[0] // f.rows
+                        f.offsets[c], f.sizes[c] = base + info.byte_offset, info.size
+
+                ds.id.chunk_iter(record)
+                if (f.offsets < 0).any():
+                    f.codec = None
+                else:
+                    self._fd = self._fd or os.open(self.path, os.O_RDONLY)
+            self.fields[name] = f
+
+    def chunk(self, name: str, c: int) -> np.ndarray:
+        """Rows ``c * rows : (c + 1) * rows`` of dataset ``name`` (fewer at the end of the shard)."""
+        f = self.fields[name]
+        stop = min(f.num_rows, (c + 1) * f.rows)
+        if f.codec is None:
+            return self.h5[name][c * f.rows: stop]
+        stored = os.pread(self._fd, int(f.sizes[c]), int(f.offsets[c]))
+        if len(stored) != f.sizes[c]:
+            raise OSError(f"{self.path}: chunk {c} of {name} is cut short (the file is truncated)")
+        try:
+            a = f.codec.decode(stored, f.dtype, f.chunk_shape)
+        except Exception as exc:  # a damaged stream: name the place, like HDF5's own read error
+            raise OSError(f"{self.path}: chunk {c} of {name} cannot be decoded ({exc})") from None
+        return a if stop - c * f.rows == f.rows else a[: stop - c * f.rows]
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self.h5.close()
+
+
+class ChunkCache:
+    """Decoded chunks by key, least recently used evicted beyond ``max_bytes``."""
+
+    def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES):
+        self.max_bytes = int(max_bytes)
+        self.nbytes = 0
+        self._items: OrderedDict = OrderedDict()
+
+    def get(self, key, load):
+        items = self._items
+        a = items.get(key)
+        if a is not None:
+            items.move_to_end(key)
+            return a
+        a = load()
+        if a.nbytes <= self.max_bytes:
+            items[key] = a
+            self.nbytes += a.nbytes
+            while self.nbytes > self.max_bytes:
+                _, old = items.popitem(last=False)
+                self.nbytes -= old.nbytes
+        return a
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.nbytes = 0
