@@ -61,7 +61,7 @@ from scenebench.generator import Generator
 from scenebench.registry import register_generator
 from scenebench.schema import Feature
 
-from .sources import gl, meshes, scene3d
+from .sources import meshes, render, scene3d
 
 CLEVR_COLOR_NAMES = tuple(meshes.CLEVR_COLORS)
 MAX_OBJECTS = 24  # the OR pass stores one bit per object in the 3 x 8 bits of an RGB pixel
@@ -474,9 +474,9 @@ class _Stage:
     def __init__(self, c: CleMVConfig):
         import trimesh
 
-        pr = gl.pyrender()
+        pr = render.pyrender()
         self.pr = pr
-        self.renderer = gl.renderer(c.width, c.height)
+        self.renderer = render.renderer(c.width, c.height)
         self.hooks = _hooks(self.renderer._renderer)
         self.flags_color = pr.RenderFlags.SHADOWS_DIRECTIONAL if c.shadows else pr.RenderFlags.NONE
         self.scene = _shadow_scene_class(pr)(bg_color=[0.3, 0.3, 0.3, 1.0], ambient_light=[c.ambient] * 3)

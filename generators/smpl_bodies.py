@@ -219,9 +219,9 @@ class SmplBodies(Generator):
 
     def prepare(self, c: SmplConfig, rng) -> SmplAssets:
         path = _model_file(c)
-        from .sources import gl
+        from .sources import render
 
-        gl.pyrender()  # a missing pyrender/OpenGL library fails here, before anything is written
+        render.pyrender()  # a missing pyrender/OpenGL library fails here, before anything is written
         data = body_model.load_cached(path)
         digest = body_model.content_sha256(data)
         _check_pinned(c, digest, str(path))
@@ -308,7 +308,7 @@ class _Runtime:
     def __init__(self, a: SmplAssets, c: SmplConfig):
         import scipy.sparse as sp
 
-        from .sources import gl
+        from .sources import render
 
         self.pid = os.getpid()
         self.faces = np.ascontiguousarray(np.asarray(a.data["f"], np.int64))
@@ -321,9 +321,9 @@ class _Runtime:
         light = np.asarray(c.light_direction, np.float64)
         self.light = light / np.linalg.norm(light)
         self.ambient = float(c.ambient)
-        pr = gl.pyrender()
+        pr = render.pyrender()
         self.pr = pr
-        self.renderer = gl.renderer(c.width, c.height)
+        self.renderer = render.renderer(c.width, c.height)
         self.scene = pr.Scene(bg_color=[0.0, 0.0, 0.0, 1.0], ambient_light=[0.0, 0.0, 0.0])
         f = c.focal
         camera = pr.IntrinsicsCamera(fx=f, fy=f, cx=c.width / 2.0, cy=c.height / 2.0,
