@@ -21,10 +21,13 @@ Rules this module enforces once for every 3-D family:
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import numpy as np
 
 from scenebench.errors import ScenebenchError
+
+from . import scene3d
 
 GL_PACKAGES = "libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri"
 
@@ -89,3 +92,369 @@ def _offscreen(width: int, height: int):
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+# ---------------------------------------------------------------- stage: rigid objects on a ground
+MAX_AMODAL_OBJECTS = 24  # the OR pass stores one bit per object in the 3 x 8 bits of an RGB pixel
+_SLOTS = np.arange(MAX_AMODAL_OBJECTS)
+
+
+class Stage:
+    """One pyrender scene for a fixed viewport: a ground, lights, a camera and the current objects.
+
+    Build it once per process (:func:`per_process`): the constructor, then
+    :meth:`add_ground`, :meth:`add_key_light` and :meth:`add_point_light`.
+    Per scene, :meth:`set_key_light` and :meth:`set_objects`; then
+    :meth:`render_views` draws every view's passes in one batch (the single-view
+    ``render_*`` methods are pyrender's own render calls, the reference it is
+    tested against).
+
+    Objects are shapes of a library (``shape_mesh(name)``: a ``trimesh``
+    mesh, drawn with smooth normals and a metallic-roughness material); their
+    nodes are cached per (slot, shape): a new scene changes poses and
+    material factors and swaps which nodes are in the scene, and a mesh is
+    uploaded to GL once per (slot, shape) and process. With ``color_strips``
+    (the default) a batch draws its color views side by side in one
+    framebuffer (see :mod:`forward_pass`).
+    """
+
+    def __init__(self, width: int, height: int, shape_mesh, *, background=(0.3, 0.3, 0.3), ambient: float = 0.0,
+                 znear: float = 0.5, zfar: float = 400.0, color_strips: bool = True):
+        from .forward_pass import ForwardPass
+
+        pr = pyrender()
+        self.pr = pr
+        self.renderer = renderer(width, height)
+        self.hooks = _hooks(self.renderer._renderer)
+        self.forward = ForwardPass(pr, self.renderer, color_strips)
+        self.shape_mesh = shape_mesh
+        self.flags_color = pr.RenderFlags.NONE
+        self.scene = _shadow_scene_class(pr)(bg_color=list(background) + [1.0], ambient_light=[ambient] * 3)
+        cam = pr.IntrinsicsCamera(fx=1.0, fy=1.0, cx=0.0, cy=0.0, znear=znear, zfar=zfar)
+        self.camera = self.scene.add(cam, name="camera")
+        self.ground = self.key = None
+        self.no_cast: tuple = ()  # meshes that receive shadows but cast none
+        self.nodes: dict = {}
+        self.current: list = []  # object nodes of the current scene, by slot
+        self.cameras = None  # (world-to-camera (V, 4, 4), intrinsics (3, 3)) of the last batch of views
+        self.state = None
+        self.shadow_stale = True
+        self.seg_map: dict = {}
+        self.or_map: dict = {}
+
+    @property
+    def color_strips(self) -> bool:
+        return self.forward.color_strips
+
+    @color_strips.setter
+    def color_strips(self, on: bool) -> None:
+        self.forward.color_strips = bool(on)
+
+    # -- fixed content
+    def add_ground(self, rgb, roughness: float, metallic: float = 0.0, size: float = 600.0) -> None:
+        """A ground plane z = 0 (the top of a ``size`` x ``size`` slab, linear base color ``rgb`` 0-255): it
+        receives shadows but casts none, and is background (id 0) in segmentation."""
+        import trimesh
+
+        pr = self.pr
+        ground = trimesh.creation.box(extents=[size, size, 1.0])
+        ground.apply_translation([0.0, 0.0, -0.5])
+        ground_mat = pr.MetallicRoughnessMaterial(baseColorFactor=[v / 255.0 for v in rgb] + [1.0],
+                                                  metallicFactor=metallic, roughnessFactor=roughness)
+        self.ground = self.scene.add(pr.Mesh.from_trimesh(ground, material=ground_mat, smooth=False), name="ground")
+        self.no_cast = (self.ground.mesh,)
+
+    def add_key_light(self, intensity: float, shadow_map_size: int | None = None,
+                      shadow_area=((0.0, 0.0, 0.0), 1.0)) -> None:
+        """A white directional light (aimed by :meth:`set_key_light`), shadow-mapped when ``shadow_map_size``
+        is given; ``shadow_area`` = (centre, radius) of the region the shadow map covers (the objects' reach,
+        not the whole ground)."""
+        pr = self.pr
+        self.scene.shadow_centroid = np.asarray(shadow_area[0], np.float64)
+        self.scene.shadow_scale = float(shadow_area[1])
+        key = pr.DirectionalLight(color=np.ones(3), intensity=intensity)
+        if shadow_map_size:
+            from OpenGL.GL import GL_FLOAT
+
+            clamp = pr.constants.GLTF.CLAMP_TO_EDGE
+            # clamped: ground outside the map's square reads "no occluder" instead of a wrapped copy of the map
+            key.shadow_texture = pr.Texture(width=shadow_map_size, height=shadow_map_size, source_channels="D",
+                                            data_format=GL_FLOAT, sampler=pr.Sampler(wrapS=clamp, wrapT=clamp))
+            self.flags_color = pr.RenderFlags.SHADOWS_DIRECTIONAL
+        self.key = self.scene.add(key, name="key")
+
+    def add_point_light(self, position, intensity: float) -> None:
+        """A white point light at ``position`` (falls off with distance squared)."""
+        pr = self.pr
+        self.scene.add(pr.PointLight(color=np.ones(3), intensity=intensity), name=f"point{len(self.scene.lights)}",
+                       pose=_translation(position))
+
+    # -- scene content
+    def set_key_light(self, direction) -> None:
+        """Point the key light along -``direction`` (``direction`` points from the scene to the light)."""
+        d = np.asarray(direction, np.float64)
+        pose = np.linalg.inv(scene3d.look_at(d * 10.0, np.zeros(3), up=(0.0, 0.0, 1.0)))  # OpenCV camera-to-world
+        pose = pose @ np.diag([1.0, -1.0, -1.0, 1.0])  # pyrender lights shine along their local -z
+        self.scene.set_pose(self.key, pose)
+        self.shadow_stale = True
+
+    def set_objects(self, shapes, rgb, metallic, roughness, poses) -> None:
+        """The current objects, slot k = ``shapes[k]`` (a name for ``shape_mesh``) with linear base color
+        ``rgb[k]`` (0-255), ``metallic[k]``, ``roughness[k]`` and object-to-world pose ``poses[k]`` (4, 4)."""
+        if len(shapes) > MAX_AMODAL_OBJECTS:
+            raise ValueError(f"render: at most {MAX_AMODAL_OBJECTS} objects, got {len(shapes)}")
+        state = (tuple(shapes), tuple(tuple(c) for c in rgb), tuple(metallic), tuple(roughness),
+                 np.asarray(poses, np.float64).tobytes())
+        if state == self.state:
+            return
+        self.state = state
+        for node in self.current:
+            self.scene.remove_node(node)
+        self.current = []
+        for k, name in enumerate(shapes):
+            node = self._node(k, name)
+            mat = node.mesh.primitives[0].material
+            mat.baseColorFactor = [v / 255.0 for v in rgb[k]] + [1.0]
+            mat.metallicFactor = metallic[k]
+            mat.roughnessFactor = roughness[k]
+            self.scene.add_node(node)
+            self.scene.set_pose(node, np.array(poses[k], np.float64))
+            self.current.append(node)
+        self.seg_map = {node: (k + 1,) * 3 for k, node in enumerate(self.current)}
+        if self.ground is not None:
+            self.seg_map[self.ground] = (0, 0, 0)
+        self.or_map = {node: _bit_color(k) for k, node in enumerate(self.current)}
+        self.shadow_stale = True
+
+    def _node(self, slot: int, name: str):
+        node = self.nodes.get((slot, name))
+        if node is None:
+            pr = self.pr
+            mat = pr.MetallicRoughnessMaterial(baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0,
+                                               roughnessFactor=1.0)
+            mesh = pr.Mesh.from_trimesh(self.shape_mesh(name), material=mat, smooth=True)
+            node = self.nodes[(slot, name)] = pr.Node(name=f"{slot}:{name}", mesh=mesh)
+        return node
+
+    def _set_camera(self, w2c, K) -> None:
+        cam = self.camera.camera
+        cam.fx, cam.fy, cam.cx, cam.cy = float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2])
+        self.scene.set_pose(self.camera, scene3d.gl_pose(w2c))
+
+    # -- batched passes: every view at once, exact copies of the single-view passes below
+    def render_views(self, world_to_camera, K, *, image=None, segmentation=None, depth=None, masks=None) -> None:
+        """Every view's passes in one batch, for cameras ``world_to_camera`` (V, 4, 4) (OpenCV convention,
+        :mod:`scene3d`) sharing intrinsics ``K`` (3, 3); fills the arrays given:
+
+        - ``image`` (V, H, W, 3) uint8: the color pass (the shadow map is redrawn first when stale);
+        - ``segmentation`` (V, H, W) uint8: the ``SEG`` pass's visible ids (0 ground or background, k+1
+          object k; exact, no anti-aliasing, the front-most surface wins), and ``depth`` (V, H, W) float32 of
+          the same pass: camera-frame z at pixel centres, 0 where no surface is hit;
+        - ``masks`` (V, >= n, H, W) bool: slot k gets object k's amodal silhouette (occluders ignored), all
+          from one OR pass per view that rasterises exactly the triangles of the ``SEG`` pass.
+        """
+        pr = self.pr
+        n = len(self.current)
+        self.cameras = (world_to_camera, K)
+
+        def read_color(v, color, dep):
+            image[v] = color
+
+        def read_seg(v, color, dep):
+            if segmentation is not None:
+                segmentation[v] = color[..., 0]
+            if depth is not None:
+                depth[v] = dep
+
+        def read_or(v, color, dep):
+            masks[v, :n] = _amodal(color, n)
+
+        jobs = []
+        if image is not None:  # first: the longest to rasterise
+            jobs += [(v, self.flags_color, None, False, read_color) for v in range(len(world_to_camera))]
+        for v in range(len(world_to_camera)):
+            if segmentation is not None or depth is not None:
+                jobs.append((v, pr.RenderFlags.SEG, self.seg_map, False, read_seg))
+            if masks is not None:
+                jobs.append((v, pr.RenderFlags.SEG, self.or_map, True, read_or))
+        self._batch(world_to_camera, K, jobs)
+
+    def _batch(self, w2c, K, jobs) -> None:
+        """Draw ``jobs`` (see :meth:`forward_pass.ForwardPass.run`); the shadow map first when stale and a
+        job is a color pass."""
+        pr = self.pr
+        flags0 = self.flags_color | pr.RenderFlags.OFFSCREEN
+        r = self.forward.begin(self.scene, flags0)
+        color_jobs = any(not j[1] & pr.RenderFlags.SEG for j in jobs)
+        if color_jobs and flags0 & pr.RenderFlags.SHADOWS_DIRECTIONAL:
+            h = self.hooks
+            if self.shadow_stale:
+                h.shadows, h.skip_shadow, h.no_cast = True, False, self.no_cast
+                try:
+                    r._shadow_mapping_pass(self.scene, self.key, flags0)
+                finally:
+                    h.shadows = False
+                    h.no_cast = ()
+                self.shadow_stale = False
+        self.forward.run(self.scene, jobs, lambda v: self._set_camera(w2c[v], K))
+
+    # -- single-view passes (pyrender's render calls)
+    def render_seg(self, w2c, K) -> tuple[np.ndarray, np.ndarray]:
+        """Visible ids (H, W) uint8 (0 ground/background, k+1 object k) and depth (H, W) float32 of one view."""
+        self._set_camera(w2c, K)
+        color, depth = self.renderer.render(self.scene, self.pr.RenderFlags.SEG, self.seg_map)
+        return color[..., 0], depth
+
+    def render_color(self, w2c, K, share_lighting: bool = True) -> np.ndarray:
+        """RGB (H, W, 3) uint8 of one view; the shadow map is redrawn only when the scene changed."""
+        self._set_camera(w2c, K)
+        h = self.hooks
+        h.shadows, h.skip_shadow, h.no_cast = True, not self.shadow_stale, self.no_cast
+        h.share_lighting = share_lighting
+        try:
+            color, _ = self.renderer.render(self.scene, self.flags_color)
+        finally:
+            h.shadows = h.skip_shadow = h.share_lighting = False
+            h.no_cast = ()
+        self.shadow_stale = False
+        return color
+
+    def render_amodal(self, w2c, K) -> np.ndarray:
+        """Amodal masks (n, H, W) bool of one view from its OR pass: object k's silhouette, occluders ignored."""
+        from OpenGL import GL
+
+        self._set_camera(w2c, K)
+        self.hooks.or_pass = True
+        try:
+            color, _ = self.renderer.render(self.scene, self.pr.RenderFlags.SEG, self.or_map)
+        finally:
+            self.hooks.or_pass = False
+            GL.glDisable(GL.GL_COLOR_LOGIC_OP)
+        return _amodal(color, len(self.current)).astype(bool)
+
+    def render_object(self, k: int, w2c, K) -> tuple[np.ndarray, np.ndarray]:
+        """Object k rendered alone by a ``SEG`` pass: silhouette (H, W) bool and its depth (H, W) float32.
+
+        The slow reference (one pass per object) for the OR pass's amodal masks.
+        """
+        self._set_camera(w2c, K)
+        color, depth = self.renderer.render(self.scene, self.pr.RenderFlags.SEG, {self.current[k]: (255, 255, 255)})
+        return color[..., 0] > 0, depth
+
+
+def _bit_color(k: int) -> tuple[int, int, int]:
+    """Object k's color in the OR pass: bit k of the pixel's 24 (R: bits 0-7, G: 8-15, B: 16-23)."""
+    rgb = [0, 0, 0]
+    rgb[k // 8] = 1 << (k % 8)
+    return tuple(rgb)
+
+
+def _amodal(color: np.ndarray, n: int) -> np.ndarray:
+    """(n, H, W) int64 0/1 of an OR pass's (H, W, 3) uint8 pixels: 1 where object k's bit is set."""
+    c = color.astype(np.int64)
+    bits = c[..., 0] | (c[..., 1] << 8) | (c[..., 2] << 16)
+    return (bits[None] >> _SLOTS[:n, None, None]) & 1
+
+
+def _translation(t) -> np.ndarray:
+    T = np.eye(4)
+    T[:3, 3] = t
+    return T
+
+
+def _hooks(renderer):
+    """Install (once) the switches a :class:`Stage` needs on a pyrender ``Renderer`` and return their state.
+
+    All are off at rest, when the renderer behaves exactly as pyrender's (so
+    another generator sharing this process's renderer is unaffected); a
+    :class:`Stage` turns them on around its own render calls only.
+
+    - ``or_pass``: the forward pass draws with depth testing off and the
+      color logic op OR (the amodal pass).
+    - ``shadows``: shadow maps are drawn into the whole shadow texture
+      (pyrender's viewport assumes its default 2048 size), without the
+      ``no_cast`` meshes (the ground receives shadows but casts none, so the
+      map covers only the objects), from the objects' back faces (lit
+      surfaces cannot shadow themselves: no acne), and not at all when
+      ``skip_shadow`` is set (this scene's map is current).
+    - ``share_lighting``: light uniforms are bound once per shader program
+      and pass, not once per node (pyrender's per-node rebinding is most of
+      a color pass's Python time; right for meshes without textures, whose
+      shadow map stays on the same texture unit).
+    """
+    state = getattr(renderer, "_scenebench_stage", None)
+    if state is not None:
+        return state
+    from OpenGL import GL
+
+    state = SimpleNamespace(or_pass=False, shadows=False, skip_shadow=False, no_cast=(), share_lighting=False,
+                            lit=set())
+    orig_configure = renderer._configure_forward_pass_viewport
+    orig_configure_shadow = renderer._configure_shadow_mapping_viewport
+    orig_shadow_pass = renderer._shadow_mapping_pass
+    orig_bind_lighting = renderer._bind_lighting
+
+    def configure_forward_pass_viewport(flags):
+        orig_configure(flags)
+        state.lit.clear()
+        if state.or_pass:
+            GL.glDisable(GL.GL_DEPTH_TEST)
+            GL.glEnable(GL.GL_COLOR_LOGIC_OP)
+            GL.glLogicOp(GL.GL_OR)
+
+    def bind_lighting(scene, program, node, flags):
+        if state.share_lighting:
+            if program in state.lit:
+                return
+            state.lit.add(program)
+        orig_bind_lighting(scene, program, node, flags)
+
+    def configure_shadow_mapping_viewport(light, flags):
+        orig_configure_shadow(light, flags)
+        if state.shadows:
+            GL.glViewport(0, 0, light.shadow_texture.width, light.shadow_texture.height)
+
+    def shadow_mapping_pass(scene, light_node, flags):
+        if not state.shadows:
+            return orig_shadow_pass(scene, light_node, flags)
+        if state.skip_shadow:
+            return None
+        hidden = [m for m in state.no_cast if m.is_visible]
+        for m in hidden:
+            m.is_visible = False
+        # clockwise = front: pyrender's back-face culling then drops the faces turned to the light
+        GL.glFrontFace(GL.GL_CW)
+        try:
+            return orig_shadow_pass(scene, light_node, flags)
+        finally:
+            GL.glFrontFace(GL.GL_CCW)
+            for m in hidden:
+                m.is_visible = True
+
+    renderer._configure_forward_pass_viewport = configure_forward_pass_viewport
+    renderer._configure_shadow_mapping_viewport = configure_shadow_mapping_viewport
+    renderer._bind_lighting = bind_lighting
+    renderer._shadow_mapping_pass = shadow_mapping_pass
+    renderer._scenebench_stage = state
+    return state
+
+
+_SHADOW_SCENE = []  # the pyrender Scene subclass below, made on first use (pyrender is imported lazily)
+
+
+def _shadow_scene_class(pr):
+    """A pyrender ``Scene`` whose shadow maps cover the object area, not the whole (huge) ground plane.
+
+    pyrender sizes a directional light's shadow camera by the scene's
+    bounding box (``centroid``, ``scale``); these two properties are used for
+    nothing else, so they are pinned to the objects' area.
+    """
+    if not _SHADOW_SCENE:
+        class ShadowScene(pr.Scene):
+            shadow_centroid = np.zeros(3)
+            shadow_scale = 1.0
+            centroid = property(lambda self: self.shadow_centroid)
+            scale = property(lambda self: self.shadow_scale)
+
+        _SHADOW_SCENE.append(ShadowScene)
+    return _SHADOW_SCENE[0]
