@@ -1,6 +1,26 @@
 """Offscreen rendering for the 3-D generators: pyrender through EGL on Mesa.
 
-A generator says what a scene is; this module says how GL draws it.
+A generator says what a scene is (meshes, materials, poses, lights,
+cameras); this module says how GL draws it:
+
+- :class:`Stage`: rigid objects (shapes of a library, metallic-roughness
+  materials) on a ground, a directional key light (optionally
+  shadow-mapped), point lights and a pinhole camera, for one viewport. Its
+  passes: color (4x MSAA, PBR shading), segmentation (``RenderFlags.SEG``:
+  exact ids, no anti-aliasing, the front-most surface wins, with depth) and
+  amodal masks, all views of a scene in one batch (:meth:`Stage.render_views`,
+  drawn by :mod:`forward_pass`) or one view at a time (pyrender's own
+  render calls, the reference the batch is tested against). The amodal masks
+  of all objects come from one "OR" pass: the ``SEG`` pass drawn with depth
+  testing off and the framebuffer's logic op set to OR, object k colored
+  with bit k, so each pixel ends up holding the set of objects whose
+  silhouettes cover it (hence at most :data:`MAX_AMODAL_OBJECTS` objects).
+- :class:`DeformableMesh`: one mesh of fixed topology drawn with new
+  vertex positions each frame (its vertex buffer rewritten in place), shaded
+  per vertex, to a gray image and a silhouette.
+- :func:`per_process`: the one cache of state created lazily per process;
+  :func:`renderer`: this process's offscreen renderer of a size;
+  :func:`pyrender`: the module, imported on first use.
 
 pyrender is imported here, and only when a 3-D generator first renders, so
 ``scenebench list`` and the 2-D generators never pay for (or depend on) GL.
@@ -130,8 +150,7 @@ class Stage:
         self.shape_mesh = shape_mesh
         self.flags_color = pr.RenderFlags.NONE
         self.scene = _shadow_scene_class(pr)(bg_color=list(background) + [1.0], ambient_light=[ambient] * 3)
-        cam = pr.IntrinsicsCamera(fx=1.0, fy=1.0, cx=0.0, cy=0.0, znear=znear, zfar=zfar)
-        self.camera = self.scene.add(cam, name="camera")
+        self.camera = self.scene.add(_camera(pr, np.eye(3), znear, zfar), name="camera")  # K set per view
         self.ground = self.key = None
         self.no_cast: tuple = ()  # meshes that receive shadows but cast none
         self.nodes: dict = {}
@@ -159,8 +178,7 @@ class Stage:
         pr = self.pr
         ground = trimesh.creation.box(extents=[size, size, 1.0])
         ground.apply_translation([0.0, 0.0, -0.5])
-        ground_mat = pr.MetallicRoughnessMaterial(baseColorFactor=[v / 255.0 for v in rgb] + [1.0],
-                                                  metallicFactor=metallic, roughnessFactor=roughness)
+        ground_mat = _material(pr, rgb, metallic, roughness)
         self.ground = self.scene.add(pr.Mesh.from_trimesh(ground, material=ground_mat, smooth=False), name="ground")
         self.no_cast = (self.ground.mesh,)
 
@@ -214,7 +232,7 @@ class Stage:
         for k, name in enumerate(shapes):
             node = self._node(k, name)
             mat = node.mesh.primitives[0].material
-            mat.baseColorFactor = [v / 255.0 for v in rgb[k]] + [1.0]
+            mat.baseColorFactor = _rgba(rgb[k])
             mat.metallicFactor = metallic[k]
             mat.roughnessFactor = roughness[k]
             self.scene.add_node(node)
@@ -230,9 +248,7 @@ class Stage:
         node = self.nodes.get((slot, name))
         if node is None:
             pr = self.pr
-            mat = pr.MetallicRoughnessMaterial(baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0,
-                                               roughnessFactor=1.0)
-            mesh = pr.Mesh.from_trimesh(self.shape_mesh(name), material=mat, smooth=True)
+            mesh = pr.Mesh.from_trimesh(self.shape_mesh(name), material=_material(pr), smooth=True)
             node = self.nodes[(slot, name)] = pr.Node(name=f"{slot}:{name}", mesh=mesh)
         return node
 
@@ -356,6 +372,22 @@ def _amodal(color: np.ndarray, n: int) -> np.ndarray:
     return (bits[None] >> _SLOTS[:n, None, None]) & 1
 
 
+def _camera(pr, K, znear: float, zfar: float):
+    """A pyrender pinhole camera of intrinsics ``K`` (3, 3), pixels."""
+    return pr.IntrinsicsCamera(fx=float(K[0, 0]), fy=float(K[1, 1]), cx=float(K[0, 2]), cy=float(K[1, 2]),
+                               znear=znear, zfar=zfar)
+
+
+def _material(pr, rgb=(255, 255, 255), metallic: float = 0.0, roughness: float = 1.0):
+    """An opaque metallic-roughness material of linear base color ``rgb`` (0-255)."""
+    return pr.MetallicRoughnessMaterial(baseColorFactor=_rgba(rgb), metallicFactor=metallic,
+                                        roughnessFactor=roughness)
+
+
+def _rgba(rgb) -> list:
+    return [v / 255.0 for v in rgb] + [1.0]
+
+
 def _translation(t) -> np.ndarray:
     T = np.eye(4)
     T[:3, 3] = t
@@ -458,3 +490,87 @@ def _shadow_scene_class(pr):
 
         _SHADOW_SCENE.append(ShadowScene)
     return _SHADOW_SCENE[0]
+
+
+# ---------------------------------------------------------------- a deformable mesh, shaded per vertex
+class DeformableMesh:
+    """One triangle mesh of fixed topology, alone in its scene, drawn with new vertex positions each frame.
+
+    Shading is per vertex (Lambert: ``ambient`` + (1 - ``ambient``) max(0,
+    n . l) for a directional light ``light_direction``, n the normalised sum
+    of the area-weighted normals of the vertex's faces), interpolated across
+    triangles and not lit again by GL (``RenderFlags.FLAT``), on black, with
+    pyrender's 4x multisampling. The camera: pinhole ``K`` at
+    ``camera_position``, looking along -z with y up. One pyrender mesh is
+    reused: each frame rewrites its vertex buffer (positions and shades) in
+    place. The silhouette (``mask``) is ``depth``: the pixels where the same
+    pass's resolved depth buffer hits the mesh (Mesa resolves a multisampled
+    depth pixel to one of its samples, so the mask is binary and may differ
+    from pixel-centre coverage by one pixel along part of the outline), or
+    ``seg``: a separate segmentation pass without multisampling, exact
+    pixel-centre coverage, slower. Per process (it holds GL objects).
+    """
+
+    def __init__(self, faces, num_vertices: int, width: int, height: int, *, K, camera_position, znear: float,
+                 zfar: float, light_direction, ambient: float, mask: str = "depth"):
+        import scipy.sparse as sp
+
+        if mask not in ("depth", "seg"):
+            raise ValueError(f"mask must be 'depth' or 'seg', got {mask!r}")
+        self.faces = np.ascontiguousarray(np.asarray(faces, np.int64))
+        V = int(num_vertices)
+        F = len(self.faces)
+        rows = self.faces.ravel()
+        cols = np.repeat(np.arange(F), 3)
+        self.incidence = sp.csr_matrix((np.ones(3 * F), (rows, cols)), shape=(V, F))  # vertex normals = sum
+        self.f0, self.f1, self.f2 = (np.ascontiguousarray(self.faces[:, k]) for k in range(3))
+        light = np.asarray(light_direction, np.float64)
+        self.light = light / np.linalg.norm(light)
+        self.ambient = float(ambient)
+        pr = pyrender()
+        self.pr = pr
+        self.renderer = renderer(width, height)
+        self.scene = pr.Scene(bg_color=[0.0, 0.0, 0.0, 1.0], ambient_light=[0.0, 0.0, 0.0])
+        self.scene.add(_camera(pr, K, znear, zfar), pose=_translation(camera_position))
+        material = _material(pr)
+        # one mesh for every frame: its vertex buffer (x, y, z, r, g, b, a per vertex, float32) is rewritten
+        self.vertex_data = np.ones((V, 7), np.float32)
+        self.prim = pr.Primitive(positions=self.vertex_data[:, :3], color_0=self.vertex_data[:, 3:],
+                                 indices=self.faces.astype(np.uint32), material=material)
+        self.node = self.scene.add(pr.Mesh([self.prim]))
+        self.flat = pr.RenderFlags.FLAT
+        self.seg = pr.RenderFlags.SEG if mask == "seg" else None
+
+    def shade(self, verts: np.ndarray) -> np.ndarray:
+        """(V,) Lambert gray level of each vertex: ambient + (1 - ambient) max(0, n . l)."""
+        v = verts
+        a = v[self.f0]
+        fn = np.cross(v[self.f1] - a, v[self.f2] - a)  # area-weighted face normals
+        vn = self.incidence @ fn
+        vn /= np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
+        return self.ambient + (1.0 - self.ambient) * np.clip(vn @ self.light, 0.0, 1.0)
+
+    def _upload(self, verts: np.ndarray) -> None:
+        """Write the vertices and their shades into the mesh's vertex buffer."""
+        data = self.vertex_data
+        data[:, :3] = verts
+        data[:, 3:6] = self.shade(verts)[:, None]
+        prim = self.prim
+        if prim._vaid is None:  # not in the GL context yet (first render, or dropped by another scene)
+            prim.positions, prim.color_0 = data[:, :3], data[:, 3:]
+            return
+        from OpenGL.GL import GL_ARRAY_BUFFER, glBindBuffer, glBufferSubData
+
+        self.renderer._platform.make_current()
+        glBindBuffer(GL_ARRAY_BUFFER, prim._buffers[0])
+        glBufferSubData(GL_ARRAY_BUFFER, 0, data.nbytes, data)
+        glBindBuffer(GL_ARRAY_BUFFER, 0)
+
+    def render(self, verts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(image (H, W) uint8, silhouette (H, W) uint8 0/1) of the mesh with vertices ``verts`` (V, 3)."""
+        self._upload(verts)
+        color, hit = self.renderer.render(self.scene, flags=self.flat)  # hit: depth, 0 = background
+        if self.seg is not None:
+            seg, _ = self.renderer.render(self.scene, flags=self.seg, seg_node_map={self.node: (255, 255, 255)})
+            hit = seg[:, :, 0]
+        return color[:, :, 0], (hit > 0).astype(np.uint8)
