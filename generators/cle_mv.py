@@ -235,10 +235,8 @@ class CleMV(Generator):
                       tuple(len(s.mesh.faces) for s in shapes))
 
     def describe_assets(self, assets: Assets) -> dict:
-        from importlib.metadata import version
-
         # the pixels also depend on the rendering stack (and on Mesa's llvmpipe, which only a GL context can name)
-        return {"mesh_faces": list(assets.faces), "pyrender": version("pyrender"), "trimesh": version("trimesh")}
+        return {"mesh_faces": list(assets.faces), **render.stack_versions()}
 
     def draw_scene(self, rng: np.random.Generator, c: CleMVConfig, assets: Assets, out) -> None:
         _draw(rng, c, assets, out)

@@ -109,6 +109,13 @@ def _offscreen(width: int, height: int):
         ) from None
 
 
+def stack_versions() -> dict:
+    """The installed versions of the rendering stack's Python packages (the pixels depend on them)."""
+    from importlib.metadata import version
+
+    return {"pyrender": version("pyrender"), "trimesh": version("trimesh")}
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
