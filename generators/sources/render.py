@@ -47,7 +47,7 @@ import numpy as np
 
 from scenebench.errors import ScenebenchError
 
-from . import scene3d
+from . import forward_pass, scene3d
 
 GL_PACKAGES = "libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri"
 
@@ -147,13 +147,11 @@ class Stage:
 
     def __init__(self, width: int, height: int, shape_mesh, *, background=(0.3, 0.3, 0.3), ambient: float = 0.0,
                  znear: float = 0.5, zfar: float = 400.0, color_strips: bool = True):
-        from .forward_pass import ForwardPass
-
         pr = pyrender()
         self.pr = pr
         self.renderer = renderer(width, height)
         self.hooks = _hooks(self.renderer._renderer)
-        self.forward = ForwardPass(pr, self.renderer, color_strips)
+        self.forward = forward_pass.ForwardPass(pr, self.renderer, color_strips)
         self.shape_mesh = shape_mesh
         self.flags_color = pr.RenderFlags.NONE
         self.scene = _shadow_scene_class(pr)(bg_color=list(background) + [1.0], ambient_light=[ambient] * 3)
