@@ -209,8 +209,7 @@ class Stage:
     def add_point_light(self, position, intensity: float) -> None:
         """A white point light at ``position`` (falls off with distance squared)."""
         pr = self.pr
-        self.scene.add(pr.PointLight(color=np.ones(3), intensity=intensity), name=f"point{len(self.scene.lights)}",
-                       pose=_translation(position))
+        self.scene.add(pr.PointLight(color=np.ones(3), intensity=intensity), name="point", pose=_translation(position))
 
     # -- scene content
     def set_key_light(self, direction) -> None:
@@ -223,7 +222,8 @@ class Stage:
 
     def set_objects(self, shapes, rgb, metallic, roughness, poses) -> None:
         """The current objects, slot k = ``shapes[k]`` (a name for ``shape_mesh``) with linear base color
-        ``rgb[k]`` (0-255), ``metallic[k]``, ``roughness[k]`` and object-to-world pose ``poses[k]`` (4, 4)."""
+        ``rgb[k]`` (0-255), ``metallic[k]``, ``roughness[k]`` and object-to-world pose ``poses[k]`` (4, 4).
+        The same objects again change nothing (the shadow map stays current)."""
         if len(shapes) > MAX_AMODAL_OBJECTS:
             raise ValueError(f"render: at most {MAX_AMODAL_OBJECTS} objects, got {len(shapes)}")
         state = (tuple(shapes), tuple(tuple(c) for c in rgb), tuple(metallic), tuple(roughness),
