@@ -46,9 +46,9 @@ Rendering: a perspective camera at (0, ``view_center_y``,
 the image centre. Shading is per vertex (Lambert: ``ambient`` + (1 -
 ``ambient``) max(0, n . l) for a directional light ``light_direction``,
 interpolated across triangles), on a black background, with pyrender's 4x
-multisampling (soft edges). One pyrender mesh per process is reused: each
-sample rewrites its vertex buffer (positions and shades) in place. The silhouette mask (``mask_pass``) is
-``depth``: the pixels where the same pass's resolved depth buffer hits the
+multisampling (soft edges), by :class:`render.DeformableMesh` (one mesh per
+process, its vertex buffer rewritten in place for each sample). The
+silhouette mask (``mask_pass``) is ``depth``: the pixels where the same pass's resolved depth buffer hits the
 body (Mesa resolves a multisampled depth pixel to one of its samples, so the
 mask is binary and may differ from pixel-centre coverage by one pixel along
 ~2% of the outline), or ``seg``: a separate segmentation pass without
@@ -83,7 +83,7 @@ from scenebench.datasets.identity import RngSource
 from scenebench.registry import register_generator
 from scenebench.datasets.schema import Feature
 
-from .sources import body_model
+from .sources import body_model, render
 
 SHOULDER_ANGLES = (-math.pi / 8, -math.pi / 16, math.pi / 16, math.pi / 8)  # left collar (joint 13), about z
 ARM_ANGLES = (-math.pi / 3.5, -math.pi / 3.5, math.pi / 3.5, math.pi / 3.5)  # left shoulder (joint 16), about z
@@ -154,13 +154,20 @@ class SmplAssets:
     path: str  # the model file
     info: dict  # JSON facts for the manifest
     poser: body_model.Poser  # smplx.SMPL posing (CPU only: no GL state, safe to build before a fork)
-    _runtime: object = dataclasses.field(default=None, repr=False)
 
-    def runtime(self, c: SmplConfig) -> "_Runtime":
-        rt = self._runtime
-        if rt is None or rt.pid != os.getpid():  # never reuse GL state across a fork
-            rt = self._runtime = _Runtime(self, c)
-        return rt
+    def renderer(self, c: SmplConfig) -> render.DeformableMesh:
+        """This process's renderer of the body for ``c`` (GL state: made on first use in each process)."""
+        return render.per_process(("smpl_bodies", self.info["content_sha256"], c), lambda: _body_renderer(self, c))
+
+
+def _body_renderer(a: SmplAssets, c: SmplConfig) -> render.DeformableMesh:
+    """The body alone on black, seen by the fixed camera, shaded by the config's light."""
+    f = c.focal
+    K = np.array([[f, 0.0, c.width / 2.0], [0.0, f, c.height / 2.0], [0.0, 0.0, 1.0]])
+    return render.DeformableMesh(a.data["f"], np.shape(a.data["v_template"])[0], c.width, c.height, K=K,
+                                 camera_position=(0.0, c.view_center_y, c.camera_distance),
+                                 znear=max(0.05, c.camera_distance - 5.0), zfar=c.camera_distance + 5.0,
+                                 light_direction=c.light_direction, ambient=c.ambient, mask=c.mask_pass)
 
 
 _SPLITS = {"train": Split(10_000), "test": Split(1_000)}
@@ -219,9 +226,7 @@ class SmplBodies(Generator):
 
     def prepare(self, c: SmplConfig, rng) -> SmplAssets:
         path = _model_file(c)
-        from .sources import gl
-
-        gl.pyrender()  # a missing pyrender/OpenGL library fails here, before anything is written
+        render.pyrender()  # a missing pyrender/OpenGL library fails here, before anything is written
         data = body_model.load_cached(path)
         digest = body_model.content_sha256(data)
         _check_pinned(c, digest, str(path))
@@ -254,9 +259,9 @@ class SmplBodies(Generator):
             pose_ids[j] = rng.integers(0, c.num_poses)
         poses = np.stack([pose_vector(c, int(k)) for k in pose_ids])
         verts, joints = a.poser(betas, poses)
-        rt = a.runtime(c)
+        body = a.renderer(c)
         for j in range(n):
-            arrays["image"][j, ..., 0], arrays["segmentation"][j] = rt.render(verts[j])
+            arrays["image"][j, ..., 0], arrays["segmentation"][j] = body.render(verts[j])
             arrays["joints_2d"][j] = project(c, joints[j])
         arrays["num_objects"][...] = 1
         arrays["betas"][...] = betas
@@ -300,77 +305,3 @@ def project(c: SmplConfig, points: np.ndarray) -> np.ndarray:
     x = c.width / 2.0 + f * p[:, 0] / depth
     y = c.height / 2.0 - f * (p[:, 1] - c.view_center_y) / depth
     return np.stack([x, y], axis=1).astype(np.float32)
-
-
-class _Runtime:
-    """Per-process GL state: the renderer, one scene holding one body mesh that is updated in place."""
-
-    def __init__(self, a: SmplAssets, c: SmplConfig):
-        import scipy.sparse as sp
-
-        from .sources import gl
-
-        self.pid = os.getpid()
-        self.faces = np.ascontiguousarray(np.asarray(a.data["f"], np.int64))
-        V = int(np.shape(a.data["v_template"])[0])
-        F = len(self.faces)
-        rows = self.faces.ravel()
-        cols = np.repeat(np.arange(F), 3)
-        self.incidence = sp.csr_matrix((np.ones(3 * F), (rows, cols)), shape=(V, F))  # vertex normals = sum
-        self.f0, self.f1, self.f2 = (np.ascontiguousarray(self.faces[:, k]) for k in range(3))
-        light = np.asarray(c.light_direction, np.float64)
-        self.light = light / np.linalg.norm(light)
-        self.ambient = float(c.ambient)
-        pr = gl.pyrender()
-        self.pr = pr
-        self.renderer = gl.renderer(c.width, c.height)
-        self.scene = pr.Scene(bg_color=[0.0, 0.0, 0.0, 1.0], ambient_light=[0.0, 0.0, 0.0])
-        f = c.focal
-        camera = pr.IntrinsicsCamera(fx=f, fy=f, cx=c.width / 2.0, cy=c.height / 2.0,
-                                     znear=max(0.05, c.camera_distance - 5.0), zfar=c.camera_distance + 5.0)
-        pose = np.eye(4)
-        pose[1, 3], pose[2, 3] = c.view_center_y, c.camera_distance
-        self.scene.add(camera, pose=pose)
-        material = pr.MetallicRoughnessMaterial(baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0,
-                                                roughnessFactor=1.0)
-        # one mesh for every sample: its vertex buffer (x, y, z, r, g, b, a per vertex, float32) is rewritten
-        self.vertex_data = np.ones((V, 7), np.float32)
-        self.prim = pr.Primitive(positions=self.vertex_data[:, :3], color_0=self.vertex_data[:, 3:],
-                                 indices=self.faces.astype(np.uint32), material=material)
-        self.node = self.scene.add(pr.Mesh([self.prim]))
-        self.flat = pr.RenderFlags.FLAT
-        self.seg = pr.RenderFlags.SEG if c.mask_pass == "seg" else None
-
-    def shade(self, verts: np.ndarray) -> np.ndarray:
-        """(V,) Lambert gray level of each vertex: ambient + (1 - ambient) max(0, n . l)."""
-        v = verts
-        a = v[self.f0]
-        fn = np.cross(v[self.f1] - a, v[self.f2] - a)  # area-weighted face normals
-        vn = self.incidence @ fn
-        vn /= np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
-        return self.ambient + (1.0 - self.ambient) * np.clip(vn @ self.light, 0.0, 1.0)
-
-    def _upload(self, verts: np.ndarray) -> None:
-        """Write the posed vertices and their shades into the mesh's vertex buffer."""
-        data = self.vertex_data
-        data[:, :3] = verts
-        data[:, 3:6] = self.shade(verts)[:, None]
-        prim = self.prim
-        if prim._vaid is None:  # not in the GL context yet (first render, or dropped by another scene)
-            prim.positions, prim.color_0 = data[:, :3], data[:, 3:]
-            return
-        from OpenGL.GL import GL_ARRAY_BUFFER, glBindBuffer, glBufferSubData
-
-        self.renderer._platform.make_current()
-        glBindBuffer(GL_ARRAY_BUFFER, prim._buffers[0])
-        glBufferSubData(GL_ARRAY_BUFFER, 0, data.nbytes, data)
-        glBindBuffer(GL_ARRAY_BUFFER, 0)
-
-    def render(self, verts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(image (H, W) uint8, silhouette (H, W) uint8 0/1) of the posed mesh."""
-        self._upload(verts)
-        color, hit = self.renderer.render(self.scene, flags=self.flat)  # hit: depth, 0 = background
-        if self.seg is not None:
-            seg, _ = self.renderer.render(self.scene, flags=self.seg, seg_node_map={self.node: (255, 255, 255)})
-            hit = seg[:, :, 0]
-        return color[:, :, 0], (hit > 0).astype(np.uint8)

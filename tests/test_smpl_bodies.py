@@ -15,6 +15,7 @@ from scenebench.generator import resolve
 from scenebench.generators import smpl_bodies as sb
 from scenebench.generators.sources import body_model as bm
 from scenebench.datasets.shards import draw, draw_sample, split_assets
+from scenebench.generators.sources import render
 
 
 @pytest.fixture(scope="module")
@@ -317,10 +318,10 @@ def test_projection_matches_the_rendered_silhouette(embedded):
     spec = resolve("smpl_bodies", "embedded", num=1)
     c = spec.split_config("train")
     assets = split_assets(spec, "train")
-    rt = assets.runtime(c)
+    body = assets.renderer(c)
     for k in (0, 3):
         verts, joints = (x[0] for x in assets.poser(np.full((1, 10), 0.5, np.float32), sb.pose_vector(c, k)[None]))
-        _, mask = rt.render(verts)
+        _, mask = body.render(verts)
         xy = sb.project(c, verts)
         rows, cols = np.nonzero(mask)
         # silhouette bbox (pixel index ranges) vs projected vertex extent (continuous pixel coordinates)
@@ -362,17 +363,19 @@ def test_reused_mesh_renders_each_sample(embedded):
     spec = resolve("smpl_bodies", "embedded", num=1)
     c = spec.split_config("train")
     assets = split_assets(spec, "train")
-    rt = assets.runtime(c)
+    body = assets.renderer(c)
+    assert assets.renderer(c) is body  # one per process
     (a_verts, b_verts), _ = assets.poser(np.array([np.zeros(10), np.ones(10)], np.float32),
                                          np.stack([sb.pose_vector(c, 0), sb.pose_vector(c, 3)]))
-    a1, b1 = rt.render(a_verts), rt.render(b_verts)
+    a1, b1 = body.render(a_verts), body.render(b_verts)
     assert (a1[0] != b1[0]).sum() > 1000  # the vertex buffer really was rewritten
-    other = rt.pr.Scene()  # another scene rendered with this process's renderer drops our mesh from the context
-    other.add(rt.pr.PerspectiveCamera(yfov=1.0))
-    rt.renderer.render(other, flags=rt.flat)
-    assert rt.prim._vaid is None
-    a2 = rt.render(a_verts)
-    b2 = rt.render(b_verts)
+    pr = render.pyrender()
+    other = pr.Scene()  # another scene rendered with this process's renderer drops our mesh from the context
+    other.add(pr.PerspectiveCamera(yfov=1.0))
+    render.renderer(c.width, c.height).render(other, flags=pr.RenderFlags.FLAT)
+    assert body.prim._vaid is None
+    a2 = body.render(a_verts)
+    b2 = body.render(b_verts)
     for x, y in zip(a1 + b1, a2 + b2):
         np.testing.assert_array_equal(x, y)
 
