@@ -171,13 +171,20 @@ class Assets:
 @register_generator
 class CleMV(Generator):
     name = "cle_mv"
-    VERSION = "1.1.0"
+    VERSION = "1.2.0"
     RELEASE_NOTES = {"1.0.0": "First release: presets cle-mv (CLEVR primitives) and dolphin (plus 9 procedural "
                               "complex shapes); 10 views at 64x64 with segmentation, amodal masks, depth, cameras.",
                      "1.1.0": "Faster rendering (~1.8x on one worker): all passes of a scene issued in one batch, "
                               "color views rasterised side by side in one framebuffer. Segmentation, masks, depth "
                               "and cameras are unchanged; about 1 image pixel in 50,000 differs (at object edges, "
-                              "one multisample flipped; mostly by 1 level)."}
+                              "one multisample flipped; mostly by 1 level).",
+                     "1.2.0": "Every random stream is keyed by the dataset (family/preset) as well as the seed, split and "
+                              "index, so datasets of different families or presets with the same seed are independent "
+                              "(before, e.g. multi_dsprites/lavae and multi_mnist/lavae-1k had the same object counts); the "
+                              "samples of a seed differ from 1.1.0. Shards are stored with deflate by default (plain HDF5 "
+                              "filters: any reader opens them) in power-of-two chunks. The renderer moved to "
+                              "generators/sources/render.py (same bytes).",
+    }
     Config = CleMVConfig
     description = "CLE-MV: multi-view CLEVR-like scenes rendered with pyrender (LDS / MulMON)"
     paper = "LDS (Li & Fisher 2021), data of MulMON (Li et al. 2020)"

@@ -243,9 +243,15 @@ _SPLITS = {"train": Split(60_000, {"asset_split": "train"}), "test": Split(10_00
 @register_generator
 class FlyingAnimals(Generator):
     name = "flying_animals"
-    VERSION = "1.0.0"
+    VERSION = "1.1.0"
     RELEASE_NOTES = {"1.0.0": "First release: presets cis (asset-pack directory) and embedded (procedural animals "
-                              "and landscapes, offline); held-out test assets; pack content hash in the identity."}
+                              "and landscapes, offline); held-out test assets; pack content hash in the identity.",
+                     "1.1.0": "Every random stream is keyed by the dataset (family/preset) as well as the seed, split and "
+                              "index, so datasets of different families or presets with the same seed are independent "
+                              "(before, e.g. multi_dsprites/lavae and multi_mnist/lavae-1k had the same object counts); the "
+                              "samples of a seed differ from 1.0.0. Shards are stored with deflate by default (plain HDF5 "
+                              "filters: any reader opens them) in power-of-two chunks.",
+    }
     Config = FlyingAnimalsConfig
     description = "Flying Animals: 1-5 animal cut-outs over landscapes, occlusion, brightness perturbation (CIS)"
     paper = "CIS (Yang et al. 2020)"

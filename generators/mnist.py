@@ -58,8 +58,12 @@ _SPLITS = {"train": Split(60_000), "test": Split(10_000, {"mnist_split": "test"}
 class Mnist(Generator):
     LOCAL_FIELDS = ("mnist_dir", "download")  # the IDX files are pinned by SHA-256; where they lie is not identity
     name = "mnist"
-    VERSION = "1.0.0"
-    RELEASE_NOTES = {"1.0.0": "First release: presets gray and binarized (train 60k / test 10k, file order)."}
+    VERSION = "1.1.0"
+    RELEASE_NOTES = {"1.0.0": "First release: presets gray and binarized (train 60k / test 10k, file order).",
+                     "1.1.0": "Arrays are identical to 1.0.0 (no randomness: sample i is digit i); only the storage "
+                              "changed. Shards are stored with deflate by default (plain HDF5 filters: any reader opens "
+                              "them) in power-of-two chunks.",
+    }
     Config = MnistConfig
     description = "MNIST as shards: 28x28 digits in file order, gray or binarized (VITAE)"
     paper = "VITAE (Detlefsen & Hauberg 2019); LeCun et al. 1998"

@@ -2,7 +2,7 @@
 
 ``lavae-1k`` / ``lavae-10k``: 64x64, one channel, binary (0/255). A pool of
 1,000 / 10,000 MNIST training digits is chosen once per dataset from the
-dataset-level stream (``dataset_rng(seed, "assets")``). Each pool digit is
+dataset-level stream (``dataset_rng("multi_mnist/<preset>", seed, "assets")``). Each pool digit is
 rescaled from 28x28 to 15x15 by bilinear interpolation at pixel centres
 (half-pixel aligned, equal to ``skimage.transform.resize(img, (15, 15),
 order=1, anti_aliasing=False)``; no anti-aliasing filter, so thin strokes
@@ -149,12 +149,17 @@ _SPLITS = {"train": Split(190_000), "test": Split(10_000),
 class MultiMnist(Generator):
     LOCAL_FIELDS = ("mnist_dir", "download")  # the IDX files are pinned by SHA-256; where they lie is not identity
     name = "multi_mnist"
-    VERSION = "1.1.0"
+    VERSION = "1.2.0"
     RELEASE_NOTES = {
         "1.0.0": "First release: presets lavae-1k and lavae-10k (binary 15x15 digits, no overlap).",
         "1.1.0": "Scenes are drawn a whole batch at a time with numpy (about 2.5x faster). Same pool and "
                  "distributions, but each sample reads its random stream in a new order (count, K pool digits, "
                  "then placements), so the samples of a seed differ from 1.0.0.",
+        "1.2.0": "Every random stream is keyed by the dataset (family/preset) as well as the seed, split and "
+                 "index, so datasets of different families or presets with the same seed are independent "
+                 "(before, e.g. multi_dsprites/lavae and multi_mnist/lavae-1k had the same object counts); the "
+                 "samples of a seed differ from 1.1.0. Shards are stored with deflate by default (plain HDF5 "
+                 "filters: any reader opens them) in power-of-two chunks.",
     }
     Config = MultiMnistConfig
     description = "Multi-MNIST: binary 15x15 MNIST digits on 64x64, no overlap (LAVAE)"

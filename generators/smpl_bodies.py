@@ -176,7 +176,7 @@ _SPLITS = {"train": Split(10_000), "test": Split(1_000)}
 @register_generator
 class SmplBodies(Generator):
     name = "smpl_bodies"
-    VERSION = "1.2.0"
+    VERSION = "1.3.0"
     RELEASE_NOTES = {"1.0.0": "First release: presets vitae (licensed SMPL files) and embedded (procedural body "
                               "in SMPL's layout); 400x200 grayscale, 4 VITAE arm poses, betas ~ N(0, 1.25^2).",
                      "1.1.0": "~2x faster: SMPL's forward pass in float64 numpy instead of smplx/torch (agrees "
@@ -185,7 +185,14 @@ class SmplBodies(Generator):
                      "1.2.0": "Bodies are posed by smplx.SMPL itself again, a batch of bodies per call (fixed "
                               "calls of 16, one torch thread: a body is the same bytes alone or in any batch); "
                               "1 worker as fast as 1.1.0, 2 workers ~2x. The 64 samples checked are "
-                              "byte-identical to 1.1.0; rare float32 roundings of joints or pixels may differ."}
+                              "byte-identical to 1.1.0; rare float32 roundings of joints or pixels may differ.",
+                     "1.3.0": "Every random stream is keyed by the dataset (family/preset) as well as the seed, split and "
+                              "index, so datasets of different families or presets with the same seed are independent "
+                              "(before, e.g. multi_dsprites/lavae and multi_mnist/lavae-1k had the same object counts); the "
+                              "samples of a seed differ from 1.2.0. Shards are stored with deflate by default (plain HDF5 "
+                              "filters: any reader opens them) in power-of-two chunks. The renderer moved to "
+                              "generators/sources/render.py (same bytes).",
+    }
     Config = SmplConfig
     LOCAL_FIELDS = ("smpl_model_dir",)  # the model is pinned by model_sha256; where it lies is not identity
     description = "SMPL bodies: 400x200 grayscale renders, random shape, 4 arm poses (VITAE)"

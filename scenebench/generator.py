@@ -131,6 +131,11 @@ class DatasetSpec:
                            for k, v in self.splits.items()}}
 
     @property
+    def stream_id(self) -> str:
+        """``"family/preset"``: the dataset's part of every random stream's key (see :mod:`~scenebench.datasets.identity`)."""
+        return f"{self.family}/{self.preset}"
+
+    @property
     def fingerprint(self) -> str:
         return fingerprint(self.family, self.preset, self.identity_config, self.version, self.seed)
 

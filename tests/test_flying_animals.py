@@ -293,10 +293,15 @@ def _check_scenes(a, c, pack=None):
         if pack is not None and len(bg) > 100:  # background pixels: the chosen landscape times its brightness
             ref = pack.backgrounds[int(a["background/id"][i])][seg == 0]
             expect = np.minimum(np.floor(ref.astype(np.int64) * round(bb * 128) / 128 + 0.5), 255)
-            # outside every cut-out's box (the mask's box plus its soft alpha < 128 rim) the landscape is untouched
+            # outside every cut-out's paste box the landscape is untouched. That box holds the mask's box and is
+            # the sprite's size at the object's scale (W x H), so it lies within [x1 - W, x0 + W) x [y1 - H, y0 + H)
+            # (soft alpha < 128 parts, such as a thin tail, can reach that far beyond the mask)
             near = np.zeros(seg.shape, bool)
-            for x0, y0, x1, y1 in a["objects/bbox"][i, :k]:
-                near[max(y0 - 5, 0): y1 + 5, max(x0 - 5, 0): x1 + 5] = True
+            for j, (x0, y0, x1, y1) in enumerate(a["objects/bbox"][i, :k]):
+                sw, sh = pack.sprites[int(a["objects/asset_id"][i, j])].size
+                f = s[j] * c.object_size / pack.longest
+                w, h = int(np.ceil(sw * f)) + 1, int(np.ceil(sh * f)) + 1
+                near[max(y1 - h, 0): y0 + h, max(x1 - w, 0): x0 + w] = True
             far = ~near[seg == 0]
             assert far.sum() > 100
             assert np.array_equal(bg[far], expect[far])
@@ -335,7 +340,7 @@ def test_count_distribution_from_draw_scene(pack_dir):
     for i in range(600):
         row = batch.row(0, i)
         row.reset()
-        gen.draw_scene(sample_rng(7, "train", i), c, assets, row)
+        gen.draw_scene(sample_rng(spec.stream_id, 7, "train", i), c, assets, row)
         counts.append(int(row["num_objects"]))
         if i < 40:
             _check_occlusion(row["segmentation"], row["masks"], counts[-1])

@@ -209,7 +209,7 @@ def test_batch_drawing_equals_one_scene_at_a_time(family, preset, split, monkeyp
     drawer = SplitDrawer(spec, split)
     for i in (0, 13, 39):
         batch = Batch(drawer.features, 1)
-        drawer.gen.draw_scene(identity.sample_rng(spec.seed, split, i), drawer.config, drawer.assets, batch.row(0, i))
+        drawer.gen.draw_scene(identity.sample_rng(spec.stream_id, spec.seed, split, i), drawer.config, drawer.assets, batch.row(0, i))
         drawer.gen.render_batch(drawer.config, drawer.assets, batch.arrays)
         assert_same_arrays({k: v[i: i + 1] for k, v in ref.items()}, batch.arrays)
 

@@ -6,21 +6,29 @@ from scenebench.generator import resolve
 from scenebench.datasets.identity import (RngSource, SampleStreams, canonical_json, dataset_rng, draw_rows, fingerprint,
                                  philox_blocks, sample_rng)
 
+D = "multi_dsprites/lavae"  # the dataset part of the stream keys
+
 
 def test_sample_streams_equal_fresh_generators():
-    streams = SampleStreams(3, "train")
+    streams = SampleStreams(D, 3, "train")
     for i in [0, 1, 7, 2**40, 5]:
         a = streams.rng(i).random(9)
-        b = sample_rng(3, "train", i).random(9)
+        b = sample_rng(D, 3, "train", i).random(9)
         assert np.array_equal(a, b)
 
 
 def test_streams_differ_by_seed_split_index():
-    base = sample_rng(0, "train", 0).integers(0, 2**62, 4)
-    assert not np.array_equal(base, sample_rng(1, "train", 0).integers(0, 2**62, 4))
-    assert not np.array_equal(base, sample_rng(0, "test", 0).integers(0, 2**62, 4))
-    assert not np.array_equal(base, sample_rng(0, "train", 1).integers(0, 2**62, 4))
-    assert not np.array_equal(base, dataset_rng(0, "train").integers(0, 2**62, 4))
+    base = sample_rng(D, 0, "train", 0).integers(0, 2**62, 4)
+    assert not np.array_equal(base, sample_rng(D, 1, "train", 0).integers(0, 2**62, 4))
+    assert not np.array_equal(base, sample_rng(D, 0, "test", 0).integers(0, 2**62, 4))
+    assert not np.array_equal(base, sample_rng(D, 0, "train", 1).integers(0, 2**62, 4))
+    assert not np.array_equal(base, dataset_rng(D, 0, "train").integers(0, 2**62, 4))
+    assert not np.array_equal(base, sample_rng("multi_mnist/lavae-1k", 0, "train", 0).integers(0, 2**62, 4))
+    assert not np.array_equal(base, sample_rng("multi_dsprites/cis", 0, "train", 0).integers(0, 2**62, 4))
+    assert not np.array_equal(dataset_rng(D, 0, "assets").integers(0, 2**62, 4),
+                              dataset_rng("multi_mnist/lavae-1k", 0, "assets").integers(0, 2**62, 4))
+    with pytest.raises(ValueError):
+        sample_rng("multi_dsprites", 0, "train", 0)
 
 
 def test_canonical_json_and_fingerprint_stable():
@@ -70,12 +78,12 @@ def test_unknown_family_and_preset():
 
 @pytest.mark.parametrize("m", [1, 4, 5, 13])
 def test_vectorised_uniforms_equal_numpy_philox(m):
-    streams = SampleStreams(3, "train")
+    streams = SampleStreams(D, 3, "train")
     idx = [0, 1, 7, 5, 2**40, 2**63 - 1]
     u = streams.uniforms(idx, m)
     assert u.shape == (len(idx), m)
     for row, i in zip(u, idx):
-        assert np.array_equal(row, sample_rng(3, "train", i).random(m))
+        assert np.array_equal(row, sample_rng(D, 3, "train", i).random(m))
     assert np.array_equal(philox_blocks(streams._keyarr, np.array([1], np.uint64), np.array([9], np.uint64))[0],
                           np.random.Philox(key=streams._keyarr, counter=[0, 0, 9, 0]).random_raw(4))
     with pytest.raises(ValueError):
@@ -113,24 +121,24 @@ def _toy_reference(rng, index):
 
 
 def test_draw_rows_independent_of_budget_and_batch():
-    streams = SampleStreams(5, "test")
+    streams = SampleStreams(D, 5, "test")
     idx = np.arange(100, 160)
     for budget in (1, 3, 40):
         out = {k: np.full(len(idx), -1.0) for k in ("count", "found", "after")}
         draw_rows(streams.source(idx), len(idx), budget, _toy_scenes(idx, out))
         for j, i in enumerate(idx):
-            assert (out["count"][j], out["found"][j], out["after"][j]) == _toy_reference(sample_rng(5, "test", i), i)
+            assert (out["count"][j], out["found"][j], out["after"][j]) == _toy_reference(sample_rng(D, 5, "test", i), i)
     assert out["count"].max() > 3
     for j in (0, 1, 2, 59):  # each sample alone, from its numpy generator
         one = {k: np.full(1, -1.0) for k in ("count", "found", "after")}
-        draw_rows(RngSource(sample_rng(5, "test", int(idx[j]))), 1, 2, _toy_scenes(idx[j: j + 1], one))
+        draw_rows(RngSource(sample_rng(D, 5, "test", int(idx[j]))), 1, 2, _toy_scenes(idx[j: j + 1], one))
         assert [one[k][0] for k in ("count", "found", "after")] == [out[k][j] for k in ("count", "found", "after")]
 
 
 def test_rng_source_continues_the_stream():
-    src = RngSource(sample_rng(1, "train", 4))
+    src = RngSource(sample_rng(D, 1, "train", 4))
     a = src(np.array([0]), 3)
     b = src(np.array([0]), 10)
-    assert np.array_equal(b[0, :3], a[0]) and np.array_equal(b[0], sample_rng(1, "train", 4).random(10))
+    assert np.array_equal(b[0, :3], a[0]) and np.array_equal(b[0], sample_rng(D, 1, "train", 4).random(10))
     with pytest.raises(ValueError):
         src(np.array([1]), 3)

@@ -295,7 +295,7 @@ def test_multi_mnist_batch_equals_one_scene_at_a_time(fake_mnist_dir, monkeypatc
     drawer = SplitDrawer(spec, "test-7")
     for i in (0, 21, 39):
         batch = Batch(drawer.features, 1)
-        drawer.gen.draw_scene(identity.sample_rng(spec.seed, "test-7", i), drawer.config, drawer.assets,
+        drawer.gen.draw_scene(identity.sample_rng(spec.stream_id, spec.seed, "test-7", i), drawer.config, drawer.assets,
                               batch.row(0, i))
         assert_same_arrays({k: v[i: i + 1] for k, v in ref.items()}, batch.arrays)
 

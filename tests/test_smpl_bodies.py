@@ -1,3 +1,4 @@
+import dataclasses
 import math
 import os
 import pickle
@@ -211,8 +212,10 @@ def test_vitae_preset_with_model_files(tmp_path, monkeypatch, embedded):
     monkeypatch.delenv("SCENEBENCH_SMPL_DIR")
     sample = draw_sample(spec, "train", 0)
     assert sample["image"].shape == (400, 200, 1) and sample["segmentation"].sum() > 5000
-    # the same arrays through smplx's data_struct path (official pickle) and its own reader (embedded file)
-    same = draw_sample(resolve("smpl_bodies", "embedded", num=2), "train", 0)
+    # the same arrays through smplx's data_struct path (official pickle) and its own reader (embedded file):
+    # the embedded preset under the vitae preset's random streams (the preset is part of the stream key)
+    embedded_spec = dataclasses.replace(resolve("smpl_bodies", "embedded", num=2), preset="vitae")
+    same = draw_sample(embedded_spec, "train", 0)
     for k, v in sample.items():
         assert v.tobytes() == same[k].tobytes(), k
     info = sb.SmplBodies().describe_assets(split_assets(spec, "train"))

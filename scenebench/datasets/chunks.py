@@ -40,16 +40,16 @@ class Field:
     num_rows: int
     fill: object
     codec: Codec | None  # the decoder of a pipeline scenebench reads itself, else None (through h5py)
-    offsets: np.ndarray | None = None  # byte offset of chunk c in the file (-1: not written)
-    sizes: np.ndarray | None = None
+    offsets: list | None = None  # byte offset of chunk c in the file (-1: not written)
+    sizes: list | None = None
+    nbytes_total: int = 0  # of the whole dataset, decoded
+    decode: object = None  # stored chunk bytes -> chunk array (codec.decoder)
+    last: int = 0  # index of the last chunk
 
     @property
     def chunk_shape(self) -> tuple:
         return (self.rows,) + self.shape
 
-    @property
-    def chunk_nbytes(self) -> int:
-        return int(np.prod(self.chunk_shape, dtype=np.int64)) * self.dtype.itemsize
 
 
 def _pipeline(ds) -> tuple[int, ...]:
@@ -87,10 +87,11 @@ class ShardChunks:
             rows = ds.chunks[0] if ds.chunks else max(1, ds.shape[0])
             codec = _direct_codec(ds)
             f = Field(name, ds.dtype, ds.shape[1:], rows, ds.shape[0], ds.fillvalue, codec)
+            f.nbytes_total = int(np.prod(ds.shape, dtype=np.int64)) * ds.dtype.itemsize
             if codec is not None:
                 count = -(-ds.shape[0] // rows)
-                f.offsets = np.full(count, -1, np.int64)
-                f.sizes = np.zeros(count, np.int64)
+                f.offsets, f.sizes = [-1] * count, [0] * count
+                f.decode, f.last = codec.decoder(ds.dtype, f.chunk_shape), count - 1
 
                 def record(info, f=f):
                     if info.filter_mask == 0:  # a chunk with a skipped filter goes through HDF5
@@ -98,7 +99,7 @@ class ShardChunks:
                         f.offsets[c], f.sizes[c] = base + info.byte_offset, info.size
 
                 ds.id.chunk_iter(record)
-                if (f.offsets < 0).any():
+                if min(f.offsets, default=0) < 0:
                     f.codec = None
                 else:
                     self._fd = self._fd or os.open(self.path, os.O_RDONLY)
@@ -107,17 +108,32 @@ class ShardChunks:
     def chunk(self, name: str, c: int) -> np.ndarray:
         """Rows ``c * rows : (c + 1) * rows`` of dataset ``name`` (fewer at the end of the shard)."""
         f = self.fields[name]
-        stop = min(f.num_rows, (c + 1) * f.rows)
+        a = self.fetcher(name)(c)
+        return a if c < f.last else a[: f.num_rows - c * f.rows]
+
+    def fetcher(self, name: str):
+        """A function ``c -> chunk c of name`` (whole: the last chunk keeps its padding rows), the reader's hot path."""
+        f = self.fields[name]
         if f.codec is None:
-            return self.h5[name][c * f.rows: stop]
-        stored = os.pread(self._fd, int(f.sizes[c]), int(f.offsets[c]))
-        if len(stored) != f.sizes[c]:
-            raise OSError(f"{self.path}: chunk {c} of {name} is cut short (the file is truncated)")
-        try:
-            a = f.codec.decode(stored, f.dtype, f.chunk_shape)
-        except Exception as exc:  # a damaged stream: name the place, like HDF5's own read error
-            raise OSError(f"{self.path}: chunk {c} of {name} cannot be decoded ({exc})") from None
-        return a if stop - c * f.rows == f.rows else a[: stop - c * f.rows]
+            h5ds = self.h5[name]
+            return lambda c: h5ds[c * f.rows: (c + 1) * f.rows]
+        fd, sizes, offsets, decode, path, pread = self._fd, f.sizes, f.offsets, f.decode, self.path, os.pread
+
+        def fetch(c: int) -> np.ndarray:
+            try:
+                return decode(pread(fd, sizes[c], offsets[c]))
+            except ValueError as exc:  # a damaged or cut-short chunk: name the place, like HDF5's own read error
+                raise OSError(f"{path}: chunk {c} of {name} cannot be decoded ({exc})") from None
+
+        return fetch
+
+    def column(self, name: str) -> np.ndarray:
+        """The whole dataset ``name`` of this shard, decoded (for small per-object fields)."""
+        f = self.fields[name]
+        count = -(-f.num_rows // f.rows)
+        if f.codec is None or not count:
+            return self.h5[name][()]
+        return np.concatenate([self.chunk(name, c) for c in range(count)])
 
     def close(self) -> None:
         if self._fd is not None:
@@ -132,23 +148,26 @@ class ChunkCache:
     def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES):
         self.max_bytes = int(max_bytes)
         self.nbytes = 0
-        self._items: OrderedDict = OrderedDict()
+        self.items: OrderedDict = OrderedDict()  # key -> chunk array, least recently used first
 
-    def get(self, key, load):
-        items = self._items
-        a = items.get(key)
-        if a is not None:
-            items.move_to_end(key)
-            return a
-        a = load()
+    def get(self, key, shard: "ShardChunks", name: str, c: int) -> np.ndarray:
+        """The cached chunk ``key``, or chunk ``c`` of ``name`` read from ``shard`` (and cached)."""
+        a = self.items.get(key)
+        if a is None:
+            return self.put(key, shard.chunk(name, c))
+        self.items.move_to_end(key)
+        return a
+
+    def put(self, key, a: np.ndarray) -> np.ndarray:
+        """Keep ``a`` under ``key`` (evicting the least recently used beyond the budget); return it."""
         if a.nbytes <= self.max_bytes:
-            items[key] = a
+            self.items[key] = a
             self.nbytes += a.nbytes
             while self.nbytes > self.max_bytes:
-                _, old = items.popitem(last=False)
+                _, old = self.items.popitem(last=False)
                 self.nbytes -= old.nbytes
         return a
 
     def clear(self) -> None:
-        self._items.clear()
+        self.items.clear()
         self.nbytes = 0

@@ -6,16 +6,22 @@ exactly those fields.
 
 Randomness
 ----------
-Sample ``i`` of split ``s`` is drawn from its own counter-based stream::
+Sample ``i`` of split ``s`` of dataset ``family/preset`` is drawn from its
+own counter-based stream::
 
-    key     = SeedSequence([seed, split_key(s)]).generate_state(2, uint64)
+    key     = SeedSequence([stream_key("family/preset"), seed, split_key(s)]).generate_state(2, uint64)
     counter = (0, 0, i mod 2**64, i // 2**64)
     rng     = Generator(Philox(key=key, counter=counter))
 
 Philox increments the lowest counter word first, so the streams of two
 samples are 2**128 draws apart and never overlap. The stream depends only on
-``(seed, split, index)``: a sample is the same whatever the shard size, the
-number of workers or the machine that draws it, and can be redrawn alone.
+``(family/preset, seed, split, index)``: a sample is the same whatever the
+shard size, the number of workers or the machine that draws it, and can be
+redrawn alone. The family and preset are in the key, so two datasets with
+the same seed (multi-dSprites and multi-MNIST, say) draw independent
+numbers. Config overrides and split sizes are not: ``--num 1000`` gives the
+first 1,000 samples of the full-size split, and ``--set`` changes a
+parameter under the same random numbers (a paired comparison).
 :class:`SampleStreams` hands out these generators without re-deriving the key
 per sample (re-seeding a Philox in place costs ~2 us; a fresh SeedSequence
 ~30 us, which would dominate a 64x64 scene).
@@ -34,8 +40,8 @@ sample's values, and so the sample, still depend only on
 sample (:class:`RngSource`).
 
 Dataset-level choices (which MNIST digits form the pool, a procedural asset
-bank) come from :func:`dataset_rng`, a stream of the same kind keyed by a
-name in a separate domain.
+bank) come from :func:`dataset_rng`, a stream of the same kind keyed by the
+dataset, the seed and a name, in a separate domain.
 """
 
 from __future__ import annotations
@@ -88,6 +94,16 @@ def split_key(split: str) -> int:
     return int.from_bytes(hashlib.sha256(split.encode("utf-8")).digest()[:8], "little")
 
 
+def stream_key(dataset: str) -> int:
+    """A stable 64-bit integer for a dataset's stream identity ``"family/preset"`` (as :func:`split_key`).
+
+    The split names and dataset names hash in separate domains (a ``dataset:`` prefix).
+    """
+    if not isinstance(dataset, str) or dataset.count("/") != 1:
+        raise ValueError(f"a stream identity is 'family/preset', got {dataset!r}")
+    return split_key("dataset:" + dataset)
+
+
 def _key(*words: int) -> np.ndarray:
     return np.random.SeedSequence([int(w) for w in words]).generate_state(2, np.uint64)
 
@@ -99,27 +115,29 @@ def _counter(index: int) -> np.ndarray:
     return np.array([0, 0, index & 0xFFFFFFFFFFFFFFFF, index >> 64], dtype=np.uint64)
 
 
-def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
-    """The random generator of sample ``index`` of ``split`` (a fresh object)."""
-    return np.random.Generator(np.random.Philox(key=_key(seed, split_key(split)), counter=_counter(index)))
+def sample_rng(dataset: str, seed: int, split: str, index: int) -> np.random.Generator:
+    """The random generator of sample ``index`` of ``split`` of ``dataset`` (``"family/preset"``), a fresh object."""
+    return np.random.Generator(np.random.Philox(key=_key(stream_key(dataset), seed, split_key(split)),
+                                                counter=_counter(index)))
 
 
-def dataset_rng(seed: int, name: str) -> np.random.Generator:
-    """A dataset-level stream, e.g. ``dataset_rng(seed, "mnist-pool")``."""
-    return np.random.Generator(np.random.Philox(key=_key(seed, _DATASET_DOMAIN, split_key(name))))
+def dataset_rng(dataset: str, seed: int, name: str) -> np.random.Generator:
+    """A dataset-level stream of ``dataset`` (``"family/preset"``), e.g. ``dataset_rng("multi_mnist/lavae-1k", 0, "assets")``."""
+    return np.random.Generator(np.random.Philox(key=_key(stream_key(dataset), seed, _DATASET_DOMAIN,
+                                                         split_key(name))))
 
 
 class SampleStreams:
-    """Reusable source of per-sample generators for one ``(seed, split)``.
+    """Reusable source of per-sample generators for one ``(dataset, seed, split)``.
 
     ``streams.rng(i)`` returns a generator whose output equals
-    ``sample_rng(seed, split, i)``. The returned object is re-seeded in place
-    by the next call, so use it before asking for the next sample.
+    ``sample_rng(dataset, seed, split, i)``. The returned object is re-seeded
+    in place by the next call, so use it before asking for the next sample.
     """
 
-    def __init__(self, seed: int, split: str):
-        self.seed, self.split = int(seed), split
-        self._keyarr = _key(seed, split_key(split))
+    def __init__(self, dataset: str, seed: int, split: str):
+        self.dataset, self.seed, self.split = dataset, int(seed), split
+        self._keyarr = _key(stream_key(dataset), seed, split_key(split))
         self._bitgen = np.random.Philox(key=self._keyarr)
         self._gen = np.random.Generator(self._bitgen)
         self._state = {

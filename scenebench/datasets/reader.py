@@ -33,6 +33,7 @@ from ..errors import ConfigError, DatasetError
 from .manifest import manifest_compression, read_manifest
 
 BLOCK = 256  # samples per batch of the per-sample iterator
+COLUMN_BYTES = 4 * 2**20  # a field this small per shard is decoded whole and cached as one array
 
 
 def resolve_dataset(path_or_name: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
@@ -104,7 +105,10 @@ class SplitReader:
         self._cache = ChunkCache(cache_bytes)
         self._files: dict = {}
         self._pid = None
-        self._memory = self.read(0, self.num_samples) if in_memory else None
+        self._memory = None
+        if in_memory:
+            self._memory = self.read(0, self.num_samples)
+            self.close()
 
     @property
     def split_nbytes(self) -> int:
@@ -156,30 +160,78 @@ class SplitReader:
         idx, shard, local = self._positions(indices)
         if self._memory is not None:
             return {k: v[idx] for k, v in self._memory.items()}
+        shards = np.unique(shard).tolist()
+        opened = {s: self._shard(s) for s in shards}
+        # positions of each shard's samples, for the fields read as whole columns
+        by_shard = [(s, slice(None), local) for s in shards] if len(shards) == 1 else \
+            [(s, sel, local[sel]) for s in shards for sel in (np.flatnonzero(shard == s),)]
         out = {}
         for name in self.fields:
             a = np.empty((len(idx),) + self._shapes[name], self._dtypes[name])
             if len(idx):
-                self._gather(name, shard, local, a)
+                if all(c.fields[name].nbytes_total <= COLUMN_BYTES for c in opened.values()):
+                    self._gather_columns(name, opened, by_shard, a)
+                else:
+                    self._gather(name, opened, shard, local, a)
             out[name] = a
         return out
 
-    def _gather(self, name: str, shard: np.ndarray, local: np.ndarray, out: np.ndarray) -> None:
-        """Fill ``out[j] = sample (shard[j], local[j])`` of field ``name``, one chunk at a time."""
-        order = np.lexsort((local, shard))
-        s_sorted, l_sorted = shard[order], local[order]
-        # one group per shard (chunk sizes are the same in every shard of a split, but ask each)
-        bounds = np.flatnonzero(np.diff(s_sorted)) + 1
-        for group in np.split(np.arange(len(order)), bounds):
-            s = int(s_sorted[group[0]])
-            chunks = self._shard(s)
-            r = chunks.fields[name].rows
-            c_of = l_sorted[group] // r
-            cuts = np.flatnonzero(np.diff(c_of)) + 1
-            for part in np.split(group, cuts):
-                c = int(l_sorted[part[0]] // r)
-                block = self._cache.get((s, name, c), lambda: chunks.chunk(name, c))
-                out[order[part]] = block[l_sorted[part] - c * r]
+    def _gather_columns(self, name: str, opened: dict, by_shard: list, out: np.ndarray) -> None:
+        """Fill ``out`` from fields small enough to be decoded whole per shard (``COLUMN_BYTES``) and cached.
+
+        The per-object fields and counts: a batch then reads each with one
+        fancy index per shard.
+        """
+        cache, items = self._cache, self._cache.items
+        for s, sel, rows in by_shard:
+            ckey = (s, name, None)
+            column = items.get(ckey)
+            if column is None:
+                column = cache.put(ckey, opened[s].column(name))
+            else:
+                items.move_to_end(ckey)
+            out[sel] = column[rows]
+
+    def _gather(self, name: str, opened: dict, shard: np.ndarray, local: np.ndarray, out: np.ndarray) -> None:
+        """Fill ``out[j] = sample (shard[j], local[j])`` of field ``name``, decoding each chunk once.
+
+        A batch of random indices touches about one chunk per sample, which
+        a later batch is unlikely to touch again: its chunks are decoded and
+        dropped. A single sample (``reader[i]``: sequential access, where the
+        next index is in the same chunk) goes through the chunk cache.
+        """
+        if len(opened) == 1:
+            (s0, chunks), = opened.items()
+            rows = chunks.fields[name].rows
+        else:  # the chunk size can differ between shards (a short last shard)
+            rows_of = np.zeros(int(shard.max()) + 1, np.int64)
+            for s, chunks in opened.items():
+                rows_of[s] = chunks.fields[name].rows
+            rows = rows_of[shard]
+        chunk = local // rows
+        within = local - chunk * rows
+        if len(local) == 1:
+            s, c = int(shard[0]), int(chunk[0])
+            out[0] = self._cache.get((s, name, c), opened[s], name, c)[int(within[0])]
+            return
+        key = shard * (int(chunk.max()) + 1) + chunk
+        order = np.argsort(key, kind="stable")
+        ks = key[order]
+        first = np.flatnonzero(np.concatenate(([True], ks[1:] != ks[:-1])))
+        ends = np.append(first[1:], len(ks)).tolist()
+        order_l, within_o = order.tolist(), within[order]
+        within_l = within_o.tolist()
+        fetch, current = None, None
+        for g, (s, c, lo) in enumerate(zip(shard[order[first]].tolist(), chunk[order[first]].tolist(),
+                                           first.tolist())):
+            if s != current:
+                current, fetch = s, opened[s].fetcher(name)
+            block = fetch(c)
+            hi = ends[g]
+            if hi - lo == 1:
+                out[order_l[lo]] = block[within_l[lo]]
+            else:
+                out[order[lo:hi]] = block[within_o[lo:hi]]
 
     def __getitem__(self, index: int) -> dict:
         return {k: v[0, ...] for k, v in self.take([operator.index(index)]).items()}
@@ -200,9 +252,9 @@ class SplitReader:
                 r = chunks.fields[name].rows
                 for c in range(local // r, (local + n - 1) // r + 1):
                     lo, hi = max(local, c * r), min(local + n, (c + 1) * r)
-                    # a chunk read whole in order is not kept: the next one replaces it
-                    block = self._cache.get((shard, name, c), lambda: chunks.chunk(name, c)) \
-                        if (lo > c * r or hi < (c + 1) * r) else chunks.chunk(name, c)
+                    # a chunk read whole, in order, is not kept: the next read moves on
+                    whole = lo == c * r and hi == (c + 1) * r
+                    block = chunks.chunk(name, c) if whole else self._cache.get((shard, name, c), chunks, name, c)
                     out[name][i - local + lo - start: i - local + hi - start] = block[lo - c * r: hi - c * r]
             i += n
         return out

@@ -15,12 +15,16 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 # Chunks hold a power-of-two number of samples, up to ~TARGET_CHUNK_BYTES
-# (one sample when a sample is larger): small enough that reading one
-# random sample decodes little more than that sample (the image of a 64x64
-# RGB dataset: 4 samples), large enough that per-chunk costs (the chunk
-# index, one encoder call and one HDF5 call each) stay small. Small per-object
-# fields get up to a whole batch per chunk, which the reader caches.
+# (one sample when a sample is larger), and at most LARGE_FIELD_ROWS samples
+# of a per-pixel field (one of LARGE_FIELD_BYTES or more per sample): reading
+# one random sample then decodes little more than that sample (measured in
+# benchmarks/loader.py: inflating costs ~10 us per call plus ~0.3 us per KiB),
+# while per-chunk costs (the chunk index, one encoder call and one HDF5 call
+# each) stay small. Small per-object fields get up to a whole batch per
+# chunk, which the reader decodes once and caches.
 TARGET_CHUNK_BYTES = 64 * 1024
+LARGE_FIELD_BYTES = 512
+LARGE_FIELD_ROWS = 4
 # Shards are drawn and written in batches of a power-of-two number of samples,
 # ~TARGET_BATCH_BYTES (so each batch fills whole chunks of every dataset):
 # buffers are reused instead of holding (and page-faulting) a whole shard,
@@ -143,7 +147,8 @@ def chunk_rows(feature: Feature, batch: int) -> int:
     ``batch`` is :func:`batch_samples` of the dataset (a power of two), so
     every batch is a whole number of chunks.
     """
-    return int(min(batch, _pow2_floor(TARGET_CHUNK_BYTES / max(1, feature.nbytes))))
+    rows = min(batch, _pow2_floor(TARGET_CHUNK_BYTES / max(1, feature.nbytes)))
+    return int(min(rows, LARGE_FIELD_ROWS) if feature.nbytes >= LARGE_FIELD_BYTES else rows)
 
 
 class Row(dict):

@@ -72,9 +72,9 @@ def split_assets(spec: DatasetSpec, split: str, config=None):
     """Dataset-level assets for a split, prepared once per process."""
     gen = spec.generator()
     config = config if config is not None else spec.split_config(split)
-    key = canonical_json([spec.family, spec.version, spec.seed, asdict(config)])
+    key = canonical_json([spec.family, spec.preset, spec.version, spec.seed, asdict(config)])
     if key not in _ASSETS:
-        _ASSETS[key] = gen.prepare(config, dataset_rng(spec.seed, "assets"))
+        _ASSETS[key] = gen.prepare(config, dataset_rng(spec.stream_id, spec.seed, "assets"))
     return _ASSETS[key]
 
 
@@ -85,7 +85,7 @@ class SplitDrawer:
         self.gen = spec.generator()
         self.config = spec.split_config(split)
         self.assets = split_assets(spec, split, self.config)
-        self.streams = SampleStreams(spec.seed, split)
+        self.streams = SampleStreams(spec.stream_id, spec.seed, split)
         self.features = self.gen.features(self.config)
 
     def into(self, first: int, count: int, batch: Batch) -> dict:
