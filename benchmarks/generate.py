@@ -1,6 +1,6 @@
 """Generation throughput: images/s per core including the HDF5 write.
 
-    python benchmarks/generate.py [--num 20000] [--only multi_dsprites/lavae]
+    python benchmarks/generate.py [--num 20000] [--only multi_dsprites/lavae] [--compression deflate]
 
 For each family/preset it draws and writes ``--num`` samples of one split
 with 1 and with 2 worker processes (the exact shard tasks `generate` runs:
@@ -10,6 +10,9 @@ separately ("prepare s": once per process, before the clock starts). The
 2-worker pool is started, and each worker has imported scenebench and
 prepared its assets, before the clock starts too ("start s"), so the
 columns measure steady-state drawing and writing, not process start-up.
+Shards use ``--compression`` (default: deflate, the default of ``generate``);
+``--reference blosc-lz4`` (the default) adds, for multi_dsprites/lavae, the
+same run with the codec scenebench 0.1 used and the ratio between the two.
 Reference: a public multi-dSprites generator of this dataset ran at
 ~3,000-4,200 images/s single-threaded on this machine class while storing no
 masks.
@@ -69,7 +72,7 @@ def _worker_ready(delay):
     return os.getpid()
 
 
-def measure(family, preset, split, num, workers, root):
+def measure(family, preset, split, num, workers, root, compression="deflate"):
     """Seconds to draw and write ``num`` samples with ``workers`` processes, and bytes written.
 
     Returns ``(seconds, bytes, start-up seconds)``; start-up (worker processes,
@@ -77,8 +80,8 @@ def measure(family, preset, split, num, workers, root):
     """
     spec = resolve(family, preset, num=num)
     shard = max(1, num // (4 * workers))
-    out = Path(root) / f"{family}-{preset}-{workers}"
-    tasks = plan(spec, split, out, shard)
+    out = Path(root) / f"{family}-{preset}-{workers}-{compression}"
+    tasks = plan(spec, split, out, shard, compression)
     if workers == 1:
         t = time.perf_counter()
         run_tasks(write_shard, tasks, workers=1, progress=False)
@@ -105,6 +108,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--num", type=int, default=20000)
     ap.add_argument("--only", nargs="*", help="family/preset entries to run")
+    ap.add_argument("--compression", default="deflate")
+    ap.add_argument("--reference", default="blosc-lz4", help="codec to compare with on multi_dsprites/lavae ('' for none)")
     args = ap.parse_args()
     print("images = frames or views for multi-view and sequence datasets (e.g. CLE-MV: 10 views per scene)")
     print(f"{'dataset':<28}{'samples':>8}{'prepare s':>10}{'1 worker img/s':>16}{'2 workers img/s':>17}"
@@ -118,8 +123,13 @@ def main():
             prep = time.perf_counter() - t
             per = images_per_sample(spec, split)
             with tempfile.TemporaryDirectory() as root:
-                t1, nbytes, _ = measure(family, preset, split, num, 1, root)
-                t2, _, start = measure(family, preset, split, num, 2, root)
+                t1, nbytes, _ = measure(family, preset, split, num, 1, root, args.compression)
+                t2, _, start = measure(family, preset, split, num, 2, root, args.compression)
+                ref = None
+                if args.reference and (family, preset) == ("multi_dsprites", "lavae"):
+                    r1, rbytes, _ = measure(family, preset, split, num, 1, root, args.reference)
+                    r2, _, _ = measure(family, preset, split, num, 2, root, args.reference)
+                    ref = (r1, r2, rbytes)
         except ScenebenchError as exc:
             print(f"{family + '/' + preset:<28} skipped: {exc}")
             continue
@@ -127,6 +137,12 @@ def main():
         n = num * per
         print(f"{family + '/' + preset:<28}{num:>8}{prep:>10.2f}{n / t1:>16,.0f}{n / t2:>17,.0f}"
               f"{n / t2 / cores:>15,.0f}{nbytes / n:>11,.0f}{start:>9.2f}")
+        if ref:
+            r1, r2, rbytes = ref
+            print(f"{'  same, ' + args.reference:<28}{num:>8}{'':>10}{n / r1:>16,.0f}{n / r2:>17,.0f}"
+                  f"{n / r2 / cores:>15,.0f}{rbytes / n:>11,.0f}")
+            print(f"  {args.compression} / {args.reference}: {r1 / t1:.2f}x (1 worker), {r2 / t2:.2f}x (2 workers) "
+                  f"the images/s, {nbytes / rbytes:.2f}x the bytes")
 
 
 def images_per_sample(spec, split) -> int:

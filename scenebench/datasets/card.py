@@ -96,6 +96,22 @@ def write_card(directory: Path, manifest: dict) -> None:
     (directory / "README.md").write_text(render_card(manifest, first))
 
 
+def _storage(m: dict) -> str:
+    from .codecs import CODECS
+    from .manifest import manifest_compression
+
+    name = manifest_compression(m)
+    codec = CODECS.get(name)
+    if codec is not None and codec.plugin:
+        how = "Blosc-LZ4 + Fletcher-32 chunks; reading them outside scenebench needs `import hdf5plugin` first"
+    elif codec is not None and codec.deflate:
+        how = ("shuffle (items wider than a byte) + deflate + Fletcher-32 chunks, HDF5 1.10 file format: "
+               "plain h5py, h5dump, MATLAB, Julia and R read them with nothing else installed")
+    else:
+        how = "uncompressed chunks with Fletcher-32, HDF5 1.10 file format: any HDF5 reader opens them"
+    return f"`{name}` ({how})"
+
+
 def render_card(m: dict, preview_split: str) -> str:
     ident = m["identity"]
     gen = m["generator"]
@@ -107,6 +123,7 @@ def render_card(m: dict, preview_split: str) -> str:
         f"- Paper: {gen.get('paper', '')}",
         f"- Fingerprint: `{m['fingerprint']}`",
         f"- Schema version: {m['schema_version']}; made by scenebench {m['created']['scenebench']} on {m['created']['time']}",
+        f"- Storage: {_storage(m)}",
         "",
         f"![preview](preview.png)",
         "",

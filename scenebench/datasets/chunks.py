@@ -115,8 +115,7 @@ class ShardChunks:
         """A function ``c -> chunk c of name`` (whole: the last chunk keeps its padding rows), the reader's hot path."""
         f = self.fields[name]
         if f.codec is None:
-            h5ds = self.h5[name]
-            return lambda c: h5ds[c * f.rows: (c + 1) * f.rows]
+            return lambda c: self.rows(name, c * f.rows, (c + 1) * f.rows)
         fd, sizes, offsets, decode, path, pread = self._fd, f.sizes, f.offsets, f.decode, self.path, os.pread
 
         def fetch(c: int) -> np.ndarray:
@@ -127,12 +126,19 @@ class ShardChunks:
 
         return fetch
 
+    def rows(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` of ``name`` read by HDF5 (its filters, its Fletcher-32 check)."""
+        try:
+            return self.h5[name][start:stop]
+        except OSError as exc:  # e.g. a Fletcher-32 mismatch: say where
+            raise OSError(f"{self.path}: rows {start}-{stop} of {name} cannot be read ({exc})") from None
+
     def column(self, name: str) -> np.ndarray:
         """The whole dataset ``name`` of this shard, decoded (for small per-object fields)."""
         f = self.fields[name]
         count = -(-f.num_rows // f.rows)
         if f.codec is None or not count:
-            return self.h5[name][()]
+            return self.rows(name, 0, f.num_rows)
         return np.concatenate([self.chunk(name, c) for c in range(count)])
 
     def close(self) -> None:

@@ -206,11 +206,9 @@ class RowWriter:
     ``encoded = writer.encode(arrays, start)`` turns ``arrays`` (each
     ``(m, ...)``, rows ``start : start + m``) into finished chunks: with a
     direct codec (deflate, none) each chunk is filtered here (a last partial
-    chunk padded with the fill value, as HDF5 would). It touches no HDF5
-    object, so it can run in another thread while the next batch is drawn.
-    ``writer.write(encoded)`` then hands the chunks to HDF5
-    (``write_direct_chunk``), in order, so the file layout does not depend
-    on timing. A codec HDF5 runs itself (Blosc) is written by a low-level
+    chunk padded with the fill value, as HDF5 would); it touches no HDF5
+    object. ``writer.write(encoded)`` then hands the chunks to HDF5
+    (``write_direct_chunk``) in order; ``writer(arrays, start)`` does both. A codec HDF5 runs itself (Blosc) is written by a low-level
     write per dataset in ``write`` (h5py's slicing costs more than the
     write for small batches).
 
