@@ -1,10 +1,11 @@
 """Shuffled training reads: samples/s through a torch DataLoader, against the readers it replaces.
 
-    python benchmarks/loader.py [--num 100000] [--workers 2] [--batch 256] [--only lavae]
+    python benchmarks/loader.py [--num N] [--workers 2] [--batch 256] [--only lavae lavae-3 cis]
 
-Generates multi_dsprites ``lavae`` (all fields) and ``cis`` (image,
-segmentation, amodal masks) train splits of ``--num`` samples (default
-storage: deflate), then reads one epoch with
+Generates the multi_dsprites train splits at their real sizes (``--num``
+overrides): ``lavae`` with all 12 fields, ``lavae-3`` with image,
+segmentation and num_objects, ``cis`` with image, segmentation and amodal
+masks (default storage: deflate), then reads one epoch with
 ``DataLoader(dataset, batch_size=256, shuffle=True, num_workers=2)`` (a
 true uniform permutation) through:
 
@@ -39,7 +40,12 @@ from scenebench.datasets.build import generate
 from scenebench.datasets.manifest import read_manifest
 from scenebench.datasets.reader import SplitReader, iterate
 
-FIELDS = {"lavae": None, "cis": ["image", "segmentation", "masks"]}
+# (name, preset, fields, samples: the preset's train split size)
+CASES = {
+    "lavae": ("lavae", None, 190_000),
+    "lavae-3": ("lavae", ["image", "segmentation", "num_objects"], 190_000),
+    "cis": ("cis", ["image", "segmentation", "masks"], 60_000),
+}
 
 
 class PlainH5(torch.utils.data.Dataset):
@@ -113,24 +119,25 @@ def epoch(ds, batch, workers, limit=None):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--num", type=int, default=100_000)
+    ap.add_argument("--num", type=int, default=None)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--only", nargs="*", default=list(FIELDS))
+    ap.add_argument("--only", nargs="*", default=list(CASES))
     ap.add_argument("--slow-limit", type=int, default=20_000,
                     help="samples read by the per-index readers (they are slow; an epoch would take minutes)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as root:
-        for preset in args.only:
-            fields = FIELDS[preset]
-            d = generate("multi_dsprites", preset, root, num=args.num, splits=["train"])
+        for case in args.only:
+            preset, fields, num = CASES[case]
+            num = args.num or num
+            d = generate("multi_dsprites", preset, root, num=num, splits=["train"])
             ds = scenebench.load(d, "train", fields=fields)
             per = ds.reader.split_nbytes / len(ds)
-            print(f"\nmulti_dsprites/{preset} train: {args.num:,} samples, {per:,.0f} B decoded per sample, "
+            print(f"\nmulti_dsprites/{preset} train: {num:,} samples, {per:,.0f} B decoded per sample, "
                   f"fields {', '.join(ds.reader.fields)}; DataLoader batch {args.batch}, shuffle, "
                   f"{args.workers} workers")
             ours, seen = epoch(ds, args.batch, args.workers)
-            assert seen == args.num
+            assert seen == num
             plain, _ = epoch(PlainH5(d, "train", fields), args.batch, args.workers, args.slow_limit)
             block, _ = epoch(BlockReader(d, "train", fields), args.batch, args.workers, args.slow_limit)
             t = time.perf_counter()

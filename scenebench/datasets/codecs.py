@@ -84,8 +84,11 @@ class Codec:
         if self.deflate:
             from isal import isal_zlib
 
-            compress = isal_zlib.compress
-            payloads = [compress(_shuffled(c), DEFLATE_LEVEL) for c in chunks]
+            compress, level = isal_zlib.compress, DEFLATE_LEVEL
+            if all(c.dtype.itemsize == 1 and c.flags.c_contiguous for c in chunks):  # nothing to shuffle
+                payloads = [compress(c, level) for c in chunks]
+            else:
+                payloads = [compress(_shuffled(c), level) for c in chunks]
         else:
             payloads = [np.ascontiguousarray(c).tobytes() for c in chunks]
         sums = fletcher32(payloads)

@@ -16,15 +16,18 @@ import numpy as np
 
 # Chunks hold a power-of-two number of samples, up to ~TARGET_CHUNK_BYTES
 # (one sample when a sample is larger), and at most LARGE_FIELD_ROWS samples
-# of a per-pixel field (one of LARGE_FIELD_BYTES or more per sample): reading
-# one random sample then decodes little more than that sample (measured in
-# benchmarks/loader.py: inflating costs ~10 us per call plus ~0.3 us per KiB),
-# while per-chunk costs (the chunk index, one encoder call and one HDF5 call
-# each) stay small. Small per-object fields get up to a whole batch per
-# chunk, which the reader decodes once and caches.
+# of a per-pixel field (one of LARGE_FIELD_BYTES or more per sample). It is
+# a trade between the two ways shards are used, both measured here:
+# reading one random sample decodes its whole chunk (~5 us per inflate call
+# plus ~0.3 us per KiB), while writing costs ~10-15 us per chunk (one ISA-L
+# call, one HDF5 call, Python between them). At 8 rows, against 4, writing
+# multi-dSprites and multi-MNIST is ~20% faster and shuffled reads ~5-14%
+# slower (benchmarks/generate.py, benchmarks/loader.py). Small per-object
+# fields get up to a whole batch per chunk; the reader decodes a shard's
+# worth of them once and keeps it.
 TARGET_CHUNK_BYTES = 64 * 1024
 LARGE_FIELD_BYTES = 512
-LARGE_FIELD_ROWS = 4
+LARGE_FIELD_ROWS = 8
 # Shards are drawn and written in batches of a power-of-two number of samples,
 # ~TARGET_BATCH_BYTES (so each batch fills whole chunks of every dataset):
 # buffers are reused instead of holding (and page-faulting) a whole shard,
