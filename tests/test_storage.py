@@ -196,3 +196,17 @@ def test_shards_span_several_batches_byte_identical_across_runs_and_workers(tmp_
     for d in runs[1:]:
         for p in sorted(d.rglob("*.h5")):
             assert p.read_bytes() == (runs[0] / p.relative_to(d)).read_bytes()
+
+
+def test_an_unreadable_or_foreign_shard_is_a_one_line_error(tmp_path):
+    d = generate("multi_dsprites", "lavae", tmp_path, num=20, splits=["test"], workers=1)
+    shard = next((d / "test").glob("*.h5"))
+    good = shard.read_bytes()
+    shard.write_bytes(b"not an HDF5 file")
+    with pytest.raises(DatasetError, match="not a readable HDF5 shard"):
+        SplitReader(d, "test")[0]
+    shard.write_bytes(good)
+    with h5py.File(shard, "a") as f:
+        del f["segmentation"]
+    with pytest.raises(DatasetError, match="no dataset 'segmentation'"):
+        SplitReader(d, "test").take([0, 1])

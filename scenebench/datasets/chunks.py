@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DatasetError
 from .codecs import CODECS, Codec
 
 DEFAULT_CACHE_BYTES = 256 * 2**20
@@ -78,11 +79,18 @@ class ShardChunks:
             import hdf5plugin  # noqa: F401  (registers the Blosc filter for h5py)
 
         self.path = Path(path)
-        self.h5 = h5py.File(self.path, "r")
+        try:
+            self.h5 = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise DatasetError(f"{self.path}: not a readable HDF5 shard ({_first_line(exc)}); "
+                               "`scenebench verify` checks a dataset, re-running `generate` rewrites it") from None
         base = self.h5.id.get_create_plist().get_userblock()  # chunk addresses are relative to it
         self.fields: dict[str, Field] = {}
         self._fd = None
         for name in fields:
+            if not isinstance(self.h5.get(name), h5py.Dataset):
+                self.h5.close()
+                raise DatasetError(f"{self.path}: no dataset {name!r}; expected the fields of the dataset's manifest")
             ds = self.h5[name]
             rows = ds.chunks[0] if ds.chunks else max(1, ds.shape[0])
             codec = _direct_codec(ds)
@@ -177,3 +185,8 @@ class ChunkCache:
     def clear(self) -> None:
         self.items.clear()
         self.nbytes = 0
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
