@@ -173,8 +173,8 @@ def resolve(family: str, preset: str, *, seed: int = 0, overrides: Mapping[str, 
     gen = get_generator(family)
     if preset not in gen.PRESETS:
         raise ConfigError(f"unknown preset {preset!r} for {family}; presets: {', '.join(gen.PRESETS)}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ConfigError(f"seed must be an integer in [0, 2**63), got {seed!r}")
     p = gen.PRESETS[preset]
     config = p.config
     splits = {k: {"num_samples": s.num_samples, "overrides": dict(s.overrides)} for k, s in p.splits.items()}

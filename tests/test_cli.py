@@ -64,13 +64,17 @@ def test_generate_prints_directory_and_show(tmp_path, cli):
     (["generate", "multi_dsprites", "--set", "max_size=-4"], "max_size must be in"),
     (["generate", "multi_dsprites", "--set", "noequals"], "expected KEY=VALUE"),
     (["generate", "multi_dsprites", "--num", "0"], "--num must be a positive integer"),
-    (["generate", "multi_dsprites", "--seed", "-1"], "seed must be a non-negative integer"),
-    (["generate", "multi_dsprites", "--workers", "0", "--num", "3"], "--workers must be >= 1"),
+    (["generate", "multi_dsprites", "--seed", "-1"], "seed must be an integer in [0, 2**63)"),
+    (["generate", "multi_dsprites", "--seed", "18446744073709551616"], "seed must be an integer in [0, 2**63)"),
+    (["generate", "multi_dsprites", "--workers", "0"], "--workers must be an integer >= 1"),
+    (["generate", "multi_dsprites", "--scheduler", "notanaddress"], "cannot reach the Dask scheduler"),
+    (["generate", "multi_dsprites", "--scheduler", ""], "expected a Dask scheduler address"),
+    (["generate", "multi_dsprites", "--workers", "0", "--num", "3"], "--workers must be an integer >= 1"),
 ])
 def test_bad_generate_input(tmp_path, cli, args, needle):
     res = cli(*args, "--out", tmp_path / "o")
     assert_clean_error(res, needle)
-    assert not (tmp_path / "o" / "multi_dsprites" / "lavae" / f"v{DSPRITES_VERSION}-seed0" / "manifest.json").exists()
+    assert not (tmp_path / "o").exists()  # validated before anything is created
 
 
 def test_unwritable_output(tmp_path, cli):

@@ -86,6 +86,8 @@ def show(path, split, num, columns, output):
 
     if num < 1 or columns < 1:
         raise ScenebenchError("-n and --columns must be >= 1")
+    if not str(output).lower().endswith(".png"):
+        raise ScenebenchError(f"-o {output}: a contact sheet is a PNG; expected a file name ending in .png")
     directory = resolve_dataset(path)
     splits = read_manifest(directory)["splits"]
     split = split or ("train" if "train" in splits else next(iter(splits)))

@@ -76,7 +76,7 @@ def contact_sheet(samples: list[dict], columns: int = 8, min_tile: int = 128) ->
 def save_png(array: np.ndarray, path: str | Path) -> None:
     from PIL import Image
 
-    Image.fromarray(array).save(path, optimize=False)
+    Image.fromarray(array).save(path, format="PNG", optimize=False)
 
 
 def sheet_from_split(directory: Path, split: str, n: int = 16, columns: int = 4, manifest: dict | None = None) -> np.ndarray:
@@ -91,9 +91,20 @@ def sheet_from_split(directory: Path, split: str, n: int = 16, columns: int = 4,
 
 def write_card(directory: Path, manifest: dict) -> None:
     """Write ``preview.png`` and ``README.md`` for a dataset directory (before its manifest)."""
+    import os
+    import uuid
+
+    from ..atomic import write_text_atomic
+
     first = "train" if "train" in manifest["splits"] else next(iter(manifest["splits"]))
-    save_png(sheet_from_split(directory, first, 16, 4, manifest=manifest), directory / "preview.png")
-    (directory / "README.md").write_text(render_card(manifest, first))
+    preview = directory / "preview.png"
+    tmp = directory / f".preview.png.tmp-{os.getpid()}-{uuid.uuid4().hex[:12]}"  # whole, or not there
+    try:
+        save_png(sheet_from_split(directory, first, 16, 4, manifest=manifest), tmp)
+        os.replace(tmp, preview)
+    finally:
+        tmp.unlink(missing_ok=True)
+    write_text_atomic(directory / "README.md", render_card(manifest, first))
 
 
 def _storage(m: dict) -> str:

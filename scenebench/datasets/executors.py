@@ -30,6 +30,38 @@ def progress_bar(total: int, enabled: bool | None, desc: str = "samples"):
     return tqdm(total=total, unit=" " + desc, disable=not enabled, file=sys.stderr, dynamic_ncols=True)
 
 
+def check_workers(workers) -> int:
+    """The number of local worker processes ``workers`` asks for (``None``: all cores), or a one-line error."""
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ScenebenchError(f"--workers must be an integer >= 1, got {workers!r}")
+    return workers
+
+
+def connect(scheduler):
+    """A ``distributed.Client`` for a scheduler address (or the given client); a one-line error if unreachable.
+
+    Returns ``(client, own)``: ``own`` is true when this call opened the
+    client (the caller closes it). Called before anything is written, so a
+    wrong address leaves no trace.
+    """
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ScenebenchError("--scheduler needs Dask: pip install 'scenebench[dask]'") from None
+    if isinstance(scheduler, Client):
+        return scheduler, False
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise ScenebenchError(f"--scheduler {scheduler!r}: expected a Dask scheduler address such as tcp://HOST:8786")
+    try:
+        return Client(scheduler, timeout="20s"), True
+    except (OSError, ValueError, TypeError) as exc:  # unreachable, or an address Dask cannot parse
+        text = str(exc).strip().splitlines()
+        raise ScenebenchError(f"cannot reach the Dask scheduler at {scheduler!r} ({text[0] if text else type(exc).__name__}); "
+                              "expected an address such as tcp://HOST:8786") from None
+
+
 def run_tasks(fn: Callable, tasks: Sequence, *, workers: int | None = None, scheduler=None,
               progress: bool | None = None, on_result: Callable | None = None) -> list:
     """Run ``fn(task)`` for every task; call ``on_result`` in the parent as each finishes."""
@@ -47,9 +79,7 @@ def run_tasks(fn: Callable, tasks: Sequence, *, workers: int | None = None, sche
         if scheduler is not None:
             _run_dask(fn, tasks, scheduler, done)
         else:
-            n = default_workers() if workers is None else int(workers)
-            if n < 1:
-                raise ScenebenchError(f"--workers must be >= 1, got {workers}")
+            n = check_workers(workers)
             if n == 1 or len(tasks) == 1:
                 for t in tasks:
                     done(t, fn(t))
@@ -63,15 +93,9 @@ def run_tasks(fn: Callable, tasks: Sequence, *, workers: int | None = None, sche
 
 
 def _run_dask(fn, tasks, scheduler, done) -> None:
-    try:
-        from distributed import Client, as_completed as dask_completed
-    except ImportError:
-        raise ScenebenchError("--scheduler needs Dask: pip install 'scenebench[dask]'") from None
-    own = not isinstance(scheduler, Client)
-    try:
-        client = Client(scheduler, timeout="20s") if own else scheduler
-    except OSError as exc:
-        raise ScenebenchError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
+    from distributed import as_completed as dask_completed
+
+    client, own = connect(scheduler)
     try:
         futures = client.map(fn, tasks, pure=False)
         index = {f.key: t for f, t in zip(futures, tasks)}

@@ -79,17 +79,26 @@ def _prepare_directory(out: Path, spec: DatasetSpec, compression: str | None) ->
             state = json.loads(progress.read_text())
         except ValueError:
             state = {"fingerprint": fp, "shards": {}}  # torn journal: trust nothing in it
+        if not isinstance(state, dict) or not isinstance(state.get("shards"), dict):
+            state = {"fingerprint": fp, "shards": {}}
         if state.get("fingerprint") != fp:
-            raise DatasetError(_different(out, state.get("identity", {}), spec))
-        if stored is None and state.get("shards"):
+            if manifest is not None or state["shards"]:
+                raise DatasetError(_different(out, state.get("identity", {}), spec))
+            state = {"fingerprint": fp, "shards": {}}  # a run of another config that finished nothing: nothing lost
+        if stored is None and state["shards"]:
             stored = state.get("compression", LEGACY)
-        known.update(state.get("shards", {}))
-    elif manifest is None and out.exists() and any(p.name != LOCK for p in out.iterdir()):
+        known.update(state["shards"])
+    elif manifest is None and any(not _ours(p) for p in out.iterdir()):
         raise DatasetError(f"{out}: exists and is not a scenebench dataset; choose another --out")
     if compression is not None and stored is not None and compression != stored:
         raise DatasetError(f"{out}: its shards are stored with --compression {stored}, not {compression}; "
                            f"re-run with --compression {stored} (or without it), or choose another --out")
     return manifest, known, compression or stored or DEFAULT
+
+
+def _ours(p: Path) -> bool:
+    """A file scenebench leaves in a dataset directory before its journal exists: the lock or an atomic temporary."""
+    return p.name == LOCK or (p.is_file() and p.name.startswith(".") and ".tmp-" in p.name)
 
 
 def _different(out: Path, other: dict, spec: DatasetSpec) -> str:
@@ -111,60 +120,117 @@ def generate(spec: DatasetSpec, root: str | os.PathLike, *, splits: Iterable[str
     scheduler address or ``distributed.Client``; the same shard tasks then run
     on the cluster (workers must see ``root`` on a shared filesystem).
     """
-    from .executors import run_tasks
+    from .executors import check_workers, connect
 
+    # everything a user can get wrong is checked before anything is created
     if compression is not None:
-        get_codec(compression)  # unknown name -> ConfigError, before anything is created
+        get_codec(compression)  # unknown name -> ConfigError
     names = list(splits) if splits else list(spec.splits)
     for s in names:
         spec.split_config(s)  # unknown split -> ConfigError
+    if scheduler is None:
+        check_workers(workers)
     _check_writable(Path(root))
     from .shards import split_assets
 
     for s in names:  # missing or too small asset sources fail here, before anything is written
         split_assets(spec, s)
+    client, own = connect(scheduler) if scheduler is not None else (None, False)
+    try:
+        return _generate(spec, root, names, workers, client, shard_size, compression, progress,
+                         log or (lambda msg: None))
+    finally:
+        if own:
+            client.close()
+
+
+def _generate(spec, root, names, workers, client, shard_size, compression, progress, log) -> Path:
     out = dataset_dir(root, spec)
-    out.mkdir(parents=True, exist_ok=True)
-    log = log or (lambda msg: None)
-    with _locked(out):
-        manifest, known, compression = _prepare_directory(out, spec, compression)
-        for stale in out.glob(".*.tmp-*"):  # a journal/manifest write cut short by a kill
-            stale.unlink()
-        state = {"fingerprint": spec.fingerprint, "identity": _identity(spec), "compression": compression,
-                 "shards": dict(known)}
+    created = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(f"{out}: cannot create the dataset directory ({exc.strerror or exc}); "
+                           "expected a writable --out") from None
+    try:
+        with _locked(out):
+            return _fill(out, spec, names, workers, client, shard_size, compression, progress, log)
+    except BaseException:
+        if created and not any(out.iterdir()):  # a failed first run leaves no directory behind either
+            for d in created:
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
+        raise
+
+
+def _fill(out, spec, names, workers, client, shard_size, compression, progress, log) -> Path:
+    """Under the directory lock: plan, keep the valid shards, write the rest, then card and manifest."""
+    from .executors import run_tasks
+    from .shards import write_shard
+
+    manifest, known, compression = _prepare_directory(out, spec, compression)
+    for stale in out.glob(".*.tmp-*"):  # a journal/manifest write cut short by a kill
+        stale.unlink()
+    tasks, done = [], {}
+    for split in names:
+        planned = plan(spec, split, out, shard_size, compression)
+        _remove_strays(out / split, {t.path.name for t in planned})
+        for t in planned:
+            entry = check_existing(t, known.get(t.filename))
+            if entry:
+                done[t.filename] = entry
+            else:
+                if t.filename in known:
+                    log(f"rewriting {t.filename}: missing or does not match its recorded SHA-256")
+                tasks.append(t)
+    if manifest is not None and not tasks and not (out / PROGRESS).exists() and all(
+            split in manifest["splits"] and manifest["splits"][split]["shards"] == _split_entries(done, split)
+            for split in names):
+        return out  # complete: left byte for byte alone
+    state = {"fingerprint": spec.fingerprint, "identity": _identity(spec), "compression": compression,
+             "shards": dict(done)}
+    write_json_atomic(out / PROGRESS, state)
+
+    def finished(entry: dict) -> None:
+        state["shards"][entry["file"]] = entry
         write_json_atomic(out / PROGRESS, state)
-        tasks, done = [], {}
-        for split in names:
-            planned = plan(spec, split, out, shard_size, compression)
-            _remove_strays(out / split, {t.path.name for t in planned})
-            for t in planned:
-                entry = check_existing(t, known.get(t.filename))
-                if entry:
-                    done[t.filename] = entry
-                else:
-                    if t.filename in known:
-                        log(f"rewriting {t.filename}: missing or does not match its recorded SHA-256")
-                    tasks.append(t)
-        state["shards"] = dict(done)
-        write_json_atomic(out / PROGRESS, state)
 
-        def finished(entry: dict) -> None:
-            state["shards"][entry["file"]] = entry
-            write_json_atomic(out / PROGRESS, state)
+    try:
+        run_tasks(write_shard, tasks, workers=workers, scheduler=client, progress=progress, on_result=finished)
+    except BaseException:
+        if manifest is None and not state["shards"]:  # a first run that finished nothing leaves nothing
+            _remove_run_files(out)
+        raise
+    split_entries = dict((manifest or {}).get("splits", {}))
+    for split in names:
+        split_entries[split] = {"num_samples": int(spec.splits[split]["num_samples"]),
+                                "shards": _split_entries(state["shards"], split)}
+    new_manifest = _manifest(spec, split_entries, compression)
+    from .card import write_card
 
-        run_tasks(write_shard, tasks, workers=workers, scheduler=scheduler, progress=progress, on_result=finished)
-        split_entries = dict((manifest or {}).get("splits", {}))
-        for split in names:
-            entries = sorted((e for e in state["shards"].values() if e["file"].startswith(split + "/")),
-                             key=lambda e: e["first_index"])
-            split_entries[split] = {"num_samples": int(spec.splits[split]["num_samples"]), "shards": entries}
-        new_manifest = _manifest(spec, split_entries, compression)
-        from .card import write_card
-
-        write_card(out, new_manifest)
-        write_json_atomic(out / MANIFEST, new_manifest)
-        (out / PROGRESS).unlink(missing_ok=True)
+    write_card(out, new_manifest)
+    write_json_atomic(out / MANIFEST, new_manifest)
+    (out / PROGRESS).unlink(missing_ok=True)
     return out
+
+
+def _split_entries(shards: dict, split: str) -> list:
+    """The journal's entries of ``split``'s shards, in sample order."""
+    return sorted((e for e in shards.values() if e["file"].startswith(split + "/")), key=lambda e: e["first_index"])
+
+
+def _remove_run_files(out: Path) -> None:
+    """Remove what a failed first run made in ``out``: its journal, temporaries and split folders of temporaries."""
+    import shutil
+
+    for p in out.iterdir():
+        if p.is_dir():
+            if all(q.name.startswith("shard-") and ".tmp-" in q.name for q in p.iterdir()):
+                shutil.rmtree(p)
+        elif p.name == PROGRESS or ".tmp-" in p.name:
+            p.unlink()
 
 
 def _identity(spec: DatasetSpec) -> dict:
@@ -177,7 +243,7 @@ def _manifest(spec: DatasetSpec, splits: dict, compression: str) -> dict:
 
     gen = spec.generator()
     features, assets = {}, {}
-    for s in splits:
+    for s in sorted(splits):
         config = spec.split_config(s)
         features[s] = [f.describe() for f in gen.features(config)]
         info = gen.describe_assets(split_assets(spec, s, config))
