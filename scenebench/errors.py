@@ -21,6 +21,10 @@ class DatasetError(ScenebenchError):
     """An output/input dataset directory that cannot be used as asked."""
 
 
+class CorruptShardError(DatasetError, OSError):
+    """A shard whose bytes do not decode (a checksum mismatch, a cut-short chunk): named, never silently wrong."""
+
+
 class VerifyError(ScenebenchError):
     """Shards that do not match their manifest."""
 

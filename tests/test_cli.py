@@ -122,7 +122,7 @@ def test_verify_and_corruption_and_newer_schema(tmp_path, cli):
     (d / "manifest.json").write_text(json.dumps(m))
     for cmd in (["verify", d], ["show", d], args):
         assert_clean_error(cli(*cmd), "schema version 99 is newer")
-    assert_clean_error(cli("verify", tmp_path / "nowhere"), "no manifest.json")
+    assert_clean_error(cli("verify", tmp_path / "nowhere"), "no dataset found", "manifest.json")
 
 
 def test_subprocess_error_has_no_traceback(tmp_path):

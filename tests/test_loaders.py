@@ -114,3 +114,22 @@ def test_take_in_memory_and_cache_bound(small_lavae):
     with pytest.raises(IndexError):
         r.take([120])
     assert r.take([])["image"].shape == (0, 64, 64, 3)
+
+
+def test_names_resolve_to_the_dataset_a_card_describes(tmp_path, monkeypatch, cli):
+    from scenebench.datasets.build import generate
+
+    zero = generate("multi_dsprites", "lavae", tmp_path, num=10, splits=["test"], workers=1)
+    one = generate("multi_dsprites", "lavae", tmp_path, num=12, seed=1, splits=["test"], workers=1)
+    monkeypatch.setenv("SCENEBENCH_DATA", str(tmp_path))
+    assert len(scenebench.load("multi_dsprites/lavae", "test")) == 10
+    assert len(scenebench.load("multi_dsprites/lavae@1", "test")) == 12
+    exact = f"multi_dsprites/lavae/{one.name}"
+    assert exact in (one / "README.md").read_text()  # the card's loading line names this very dataset
+    assert len(scenebench.load(exact, "test")) == 12 and zero != one
+    with pytest.raises(scenebench.errors.DatasetError, match="no dataset found"):
+        scenebench.load("multi_dsprites/lavae@2", "test")
+    with pytest.raises(scenebench.errors.DatasetError, match="non-negative integer seed"):
+        scenebench.load("multi_dsprites/lavae@x", "test")
+    r = cli("verify", "multi_dsprites/lavae@1")
+    assert r.exit_code == 0 and str(one) in r.output

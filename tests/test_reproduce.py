@@ -54,6 +54,15 @@ def _config_file(path, name, **extra):
     return path
 
 
+def test_train_progress_leaves_stdout_to_the_checkpoint_path(tmp_path, tiny_dsprites, run_cli):
+    cfg = _config_file(tmp_path / "tiny.json", "conv-beta-vae", steps=4, latent_size=8, log_every=1, eval_every=2)
+    res = run_cli("baseline", "train", "conv-beta-vae", "--data", tiny_dsprites, "--config", cfg, "--out",
+                  tmp_path / "run", "--progress")
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines() == [str(tmp_path / "run" / "checkpoint.pt")]
+    assert "step 4/4" in res.stderr or "val/" in res.stderr
+
+
 def test_baseline_list(run_cli):
     res = run_cli("baseline", "list")
     assert res.exit_code == 0

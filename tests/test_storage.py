@@ -210,3 +210,53 @@ def test_an_unreadable_or_foreign_shard_is_a_one_line_error(tmp_path):
         del f["segmentation"]
     with pytest.raises(DatasetError, match="no dataset 'segmentation'"):
         SplitReader(d, "test").take([0, 1])
+
+
+def test_flipped_bits_are_caught_by_load_iterate_and_evaluate(tmp_path, cli):
+    """Single-bit flips inside chunk data: never silently wrong, always one line naming the shard."""
+    import scenebench
+    from scenebench.errors import CorruptShardError
+    from scenebench.evaluation import submission
+
+    d = generate("multi_dsprites", "lavae", tmp_path / "data", num=64, splits=["test"], workers=1)
+    ref = read_split(d, "test")
+    sub = submission.write(tmp_path / "gt.h5", dataset=d, split="test", method="gt",
+                           segmentation=ref["segmentation"], num_objects=ref["num_objects"])
+    shard = next((d / "test").glob("*.h5"))
+    good = shard.read_bytes()
+    rng = np.random.default_rng(3)
+    with h5py.File(shard) as f:
+        spans = [(name, c, f[name].id.get_chunk_info(c)) for name in ("image", "segmentation")
+                 for c in range(f[name].id.get_num_chunks())]
+    caught = 0
+    for trial in range(12):
+        name, c, info = spans[rng.integers(len(spans))]
+        data = bytearray(good)
+        byte = info.byte_offset + int(rng.integers(info.size - 4))  # the data, not its stored checksum
+        data[byte] ^= 1 << int(rng.integers(8))
+        shard.write_bytes(bytes(data))
+        rows = h5py.File(shard)[name].chunks[0]
+        try:
+            got = scenebench.load(d, "test", fields=[name])[c * rows][name].numpy()
+        except CorruptShardError as exc:
+            assert shard.name in str(exc) and name in str(exc)
+        else:  # a flip in the padding bits after deflate's last block changes nothing decoded
+            assert got.tobytes() == ref[name][c * rows].tobytes(), (trial, name, byte)
+            assert _plain_read_equal(shard, name, ref[name]), (trial, name, byte)
+            continue
+        caught += 1
+        with pytest.raises(CorruptShardError, match=shard.name):
+            list(scenebench.iterate(d, "test", batch_size=16, fields=[name]))
+        if name == "segmentation":
+            r = cli("evaluate", sub, "--data", d, "--workers", "1")
+            assert r.exit_code == 2 and r.output.count("\n") == 1 and shard.name in r.output, r.output
+    assert caught >= 10
+    shard.write_bytes(good)
+
+
+def _plain_read_equal(shard, name, ref) -> bool:
+    with h5py.File(shard) as f:
+        try:
+            return f[name][()].tobytes() == ref.tobytes()
+        except OSError:  # HDF5's Fletcher-32 covers every stored byte: also a clean error, not wrong data
+            return True

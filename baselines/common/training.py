@@ -173,7 +173,8 @@ def train(cls, data, config, out: str | Path | None = None, *, config_name: str 
 
             bar = tqdm(total=config.steps, initial=step, desc=cls.name, unit="step", file=sys.stderr,
                        dynamic_ncols=True)
-            say = bar.write
+            def say(m):  # tqdm.write prints to stdout unless told otherwise; stdout is for results
+                bar.write(m, file=sys.stderr)
         else:
             say = log
         model.train()

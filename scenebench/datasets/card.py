@@ -166,6 +166,7 @@ def render_card(m: dict, preview_split: str) -> str:
     for v, note in gen["release_notes"].items():
         lines.append(f"- **{v}**: {note}")
     lines += ["", "## Loading", "", "```python", "import scenebench",
-              f"ds = scenebench.load('{ident['family']}/{ident['preset']}', '{preview_split}')  # torch Dataset",
+              f"ds = scenebench.load('{ident['family']}/{ident['preset']}/v{ident['version']}-seed{ident['seed']}', "
+              f"'{preview_split}')  # torch Dataset, found under $SCENEBENCH_DATA (default ./data)",
               "```", ""]
     return "\n".join(lines)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DatasetError
+from ..errors import CorruptShardError, DatasetError
 from .codecs import CODECS, Codec
 
 DEFAULT_CACHE_BYTES = 256 * 2**20
@@ -130,7 +130,8 @@ class ShardChunks:
             try:
                 return decode(pread(fd, sizes[c], offsets[c]))
             except ValueError as exc:  # a damaged or cut-short chunk: name the place, like HDF5's own read error
-                raise OSError(f"{path}: chunk {c} of {name} cannot be decoded ({exc})") from None
+                raise CorruptShardError(f"{path}: chunk {c} of {name} cannot be decoded ({exc}); the shard is "
+                                        "damaged: `scenebench verify` checks it, re-running `generate` rewrites it") from None
 
         return fetch
 
@@ -139,7 +140,9 @@ class ShardChunks:
         try:
             return self.h5[name][start:stop]
         except OSError as exc:  # e.g. a Fletcher-32 mismatch: say where
-            raise OSError(f"{self.path}: rows {start}-{stop} of {name} cannot be read ({exc})") from None
+            raise CorruptShardError(f"{self.path}: rows {start}-{stop} of {name} cannot be read ({_first_line(exc)}); "
+                                    "the shard is damaged: `scenebench verify` checks it, re-running `generate` "
+                                    "rewrites it") from None
 
     def column(self, name: str) -> np.ndarray:
         """The whole dataset ``name`` of this shard, decoded (for small per-object fields)."""

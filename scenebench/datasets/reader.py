@@ -37,23 +37,36 @@ COLUMN_BYTES = 4 * 2**20  # a field this small per shard is decoded whole and ca
 
 
 def resolve_dataset(path_or_name: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
-    """A dataset directory from a path (dataset dir or its manifest) or ``family/preset[/vX-seedN]``."""
+    """A dataset directory from a path (dataset dir or its manifest) or a name under ``root``.
+
+    Names are ``family/preset/vVERSION-seedSEED`` (exactly that dataset),
+    ``family/preset@SEED`` (its newest version with that seed) or
+    ``family/preset`` (the newest with seed 0); ``root`` defaults to
+    ``$SCENEBENCH_DATA``, else ``./data``.
+    """
     p = Path(path_or_name)
     if p.name == "manifest.json":
         p = p.parent
     if (p / "manifest.json").is_file():
         return p
     base = Path(root or os.environ.get("SCENEBENCH_DATA", "data"))
-    cand = base / p
+    name, seed = str(path_or_name), 0
+    if "@" in name:
+        name, _, tail = name.rpartition("@")
+        if not tail.isdigit():
+            raise DatasetError(f"{path_or_name}: expected family/preset@SEED with a non-negative integer seed")
+        seed = int(tail)
+    cand = base / name
     if (cand / "manifest.json").is_file():
         return cand
     if cand.is_dir():
-        versions = sorted((d for d in cand.iterdir() if (d / "manifest.json").is_file() and d.name.endswith("-seed0")),
-                          key=lambda d: _version_key(d.name))
+        versions = sorted((d for d in cand.iterdir() if (d / "manifest.json").is_file()
+                           and d.name.endswith(f"-seed{seed}")), key=lambda d: _version_key(d.name))
         if versions:
             return versions[-1]
     raise DatasetError(f"{path_or_name}: no dataset found (looked for a manifest.json at {p} and under {base}); "
-                       "expected a dataset directory or family/preset under $SCENEBENCH_DATA")
+                       "expected a dataset directory, or family/preset[@SEED] or family/preset/vVERSION-seedSEED "
+                       "under $SCENEBENCH_DATA")
 
 
 def _version_key(name: str):

@@ -25,9 +25,9 @@ def verify(path: str | os.PathLike) -> VerifyReport:
     """Check every shard listed in the manifest exists and matches its SHA-256 and attributes."""
     import h5py
 
-    directory = Path(path)
-    if directory.name == "manifest.json":
-        directory = directory.parent
+    from .reader import resolve_dataset
+
+    directory = resolve_dataset(path)
     manifest = read_manifest(directory)
     report = VerifyReport(directory)
     for split, entry in manifest["splits"].items():
