@@ -72,7 +72,8 @@ def test_ground_truth_scores_perfectly(cis, tmp_path):
         assert r["metrics"][name]["mean"] == 1.0, name
         assert r["metrics"][name]["n"] == 200
     assert r["metrics"]["mse"] == {"mean": 0.0, "std": 0.0, "n": 200}
-    assert list(r["metrics"]) == ["miou", "miou_fg", "ari", "fg_ari", "msc", "sc", "count_accuracy", "mse"]
+    assert list(r["metrics"]) == ["miou", "miou_fg", "ari", "fg_ari", "msc", "sc", "msc_fg", "sc_fg", "count_accuracy",
+                                 "mse"]
 
 
 def test_ground_truth_amodal_masks_with_background_channel(cis, tmp_path):

@@ -259,3 +259,36 @@ def test_import_pulls_only_numpy_and_scipy():
             "'matplotlib', 'tensorflow', 'jax'}); print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_identity_switches_follow_clear_mot_at_ties_and_ignore_id_labels():
+    """An exact IoU tie keeps the previous pairing (TrackEval clear.py), so relabelling changes nothing."""
+    gt = np.array([[[0, 0, 0, 0, 1, 1, 1, 1]]] * 3)
+    a = np.array([[[0, 0, 0, 0, 9, 9, 9, 9]], [[0, 0, 0, 0, 7, 7, 9, 9]], [[0, 0, 0, 0, 9, 9, 9, 9]]])
+    b = np.where(a == 9, 7, np.where(a == 7, 9, a))
+    assert M.identity_switches(gt, a).switches == M.identity_switches(gt, b).switches == 0
+    rng = np.random.default_rng(0)
+    gt = rng.integers(0, 4, (6, 5, 12, 12))
+    pred = np.where(rng.random(gt.shape) < 0.8, gt, rng.integers(0, 6, gt.shape))
+    ref = M.identity_switches(gt, pred)
+    for _ in range(5):
+        perm = rng.permutation(10)
+        r = M.identity_switches(gt, perm[pred])
+        assert (r.per_sequence_switches == ref.per_sequence_switches).all()
+        assert r.transitions == ref.transitions
+
+
+def test_iw_nll_wants_an_integer_number_of_dims():
+    for bad in (2.7, 0, -3, True, "4", None):
+        with pytest.raises(ValueError, match="num_dims: expected a positive integer"):
+            M.iw_nll([-1.0, -2.0], unit="bits/dim", num_dims=bad)
+    assert M.iw_nll([-1.0, -2.0], unit="bits/dim", num_dims=np.int64(3)) > 0
+
+
+def test_foreground_segmentation_covering():
+    gt = np.array([[0, 0, 0, 0, 1, 1, 2, 2]])
+    pred = np.array([[0, 0, 0, 0, 1, 1, 1, 1]])
+    out = M.segmentation_metrics(gt, pred, metrics=("msc", "msc_fg", "sc_fg"))
+    assert out["msc_fg"] == pytest.approx(0.5) and out["sc_fg"] == pytest.approx(0.5)
+    assert out["msc_fg"] == pytest.approx(M.segmentation_covering(gt, pred, include_background=False))
+    assert out["msc"] == pytest.approx((1 + 0.5 + 0.5) / 3)

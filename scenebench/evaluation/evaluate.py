@@ -46,7 +46,7 @@ BLOCK_BYTES = 48 * 2**20  # bytes of dataset + submission arrays held per block
 MIN_BLOCK_PIXELS = 2**20  # a block smaller than this (in label pixels) is not worth a process
 MIN_POOL_BYTES = 256 * 2**20  # below this much data to read, starting worker processes (~1-3 s) does not pay
 DUPLICATE_THRESHOLD = 0.9
-SEG_METRICS = ("miou", "miou_fg", "ari", "fg_ari", "msc", "sc")
+SEG_METRICS = ("miou", "miou_fg", "ari", "fg_ari", "msc", "sc", "msc_fg", "sc_fg")
 ID_METRICS = ("id_switches", "sequences_with_switch", "channel_inconsistency")
 
 
@@ -81,8 +81,13 @@ METRICS: dict[str, MetricInfo] = {
                       "mean segmentation covering (unweighted)"),
     "sc": MetricInfo("SC", ("labels",), ("segmentation",), "higher", "score",
                      "segmentation covering weighted by GT segment size"),
+    "msc_fg": MetricInfo("mSC (fg)", ("labels",), ("segmentation",), "higher", "score",
+                         "mean segmentation covering over GT objects (background not scored; GENESIS's FG mSC)"),
+    "sc_fg": MetricInfo("SC (fg)", ("labels",), ("segmentation",), "higher", "score",
+                        "segmentation covering over GT objects, weighted by object size"),
     "id_switches": MetricInfo("ID switches/seq", ("labels",), ("segmentation",), "lower", "count",
-                              "identity switches per sequence (Hungarian on IoU, IoU >= 0.5)", True),
+                              "identity switches per sequence (CLEAR-MOT matching: Hungarian on IoU >= 0.5, "
+                              "continuing pairs first)", True),
     "sequences_with_switch": MetricInfo("seqs w/ switch", ("labels",), ("segmentation",), "lower", "fraction",
                                         "sequences with at least one identity switch", True),
     "channel_inconsistency": MetricInfo("channel incons.", ("labels",), ("segmentation",), "lower", "score",

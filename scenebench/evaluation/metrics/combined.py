@@ -16,6 +16,8 @@ _METRICS = {
     "fg_ari": lambda t: _ari_table(t, True),
     "msc": lambda t: _covering_table(t, True, False),
     "sc": lambda t: _covering_table(t, True, True),
+    "msc_fg": lambda t: _covering_table(t, False, False),
+    "sc_fg": lambda t: _covering_table(t, False, True),
 }
 ALL = tuple(_METRICS)
 
@@ -33,7 +35,9 @@ def segmentation_metrics(gt, pred, metrics=ALL, reduction="mean"):
     metrics : sequence of str
         Any of ``"miou"`` (``miou(include_background=True)``), ``"miou_fg"``
         (``include_background=False``), ``"ari"``, ``"fg_ari"``, ``"msc"``
-        (``segmentation_covering``) and ``"sc"`` (``weighted=True``).
+        (``segmentation_covering``), ``"sc"`` (``weighted=True``), and their
+        foreground-only forms ``"msc_fg"`` and ``"sc_fg"`` (``include_background=False``,
+        GENESIS's "FG mSC").
         Default: all of them.
     reduction : {"mean", "none"}
         Applied to every entry, as in the individual functions.

@@ -25,8 +25,8 @@ def _to_unit(x, unit, num_dims):
         raise ValueError(f"unit: expected 'nats' or 'bits/dim', got {unit!r}")
     if unit == "nats":
         return x
-    if num_dims is None or int(num_dims) <= 0:
-        raise ValueError(f"num_dims: expected a positive int for unit='bits/dim', got {num_dims!r}")
+    if isinstance(num_dims, (bool, np.bool_)) or not isinstance(num_dims, (int, np.integer)) or num_dims <= 0:
+        raise ValueError(f"num_dims: expected a positive integer for unit='bits/dim', got {num_dims!r}")
     return x / (int(num_dims) * np.log(2.0))
 
 

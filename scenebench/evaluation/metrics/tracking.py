@@ -91,15 +91,34 @@ class IdentitySwitches:
                    cat("per_object_inconsistency", np.float64), sum(r.num_objects for r in results))
 
 
+_CONTINUE_BONUS = 1000.0  # TrackEval clear.py: continuing last frame's pairing outweighs any IoU difference
+_EPS = np.finfo(float).eps
+
+
 def _frame_matches(g, p, T, iou_threshold, include_background):
-    """Per frame: matched predicted id (or -1) and area for each GT object."""
+    """Per frame: matched predicted id (or -1) and area for each GT object, CLEAR-MOT style.
+
+    Frames of a sequence are matched in order. As in TrackEval's CLEAR
+    metrics (``clear.py``): IoUs below the threshold are zeroed before
+    matching, and a pair that continues the previous frame's match gets a
+    bonus larger than any IoU, so at a tie the object keeps its predicted
+    id; then the Hungarian algorithm maximises the total score. The count
+    of switches therefore does not depend on how predicted ids are numbered.
+    """
     assigns, areas = [], []
-    for _, table in _c.tables(g, p, group=T):
+    prev = None  # last frame's match per GT object; tables of one sequence share their label numbering
+    for start, table in _c.tables(g, p, group=T):
         iou, area = _c.iou_matrix(table)
         if not include_background:
             iou, area = iou[:, 1:], area[:, 1:]
-        a = _c.max_matching(iou)
-        a[_c.matched_weight(iou, a) < iou_threshold] = -1
+        iou = np.where(iou < iou_threshold - _EPS, 0.0, iou)
+        a = np.full(iou.shape[:2], -1, np.intp)
+        cols = np.arange(iou.shape[2])[None, :]
+        for f, w in enumerate(iou):
+            if (start + f) % T == 0:  # a new sequence
+                prev = np.full(iou.shape[1], -1, np.intp)
+            score = w + _CONTINUE_BONUS * ((prev[:, None] == cols) & (w > 0))
+            a[f] = prev = _c.max_matching(score[None])[0]
         assigns.append(a)
         areas.append(area)
     K = max((a.shape[1] for a in assigns), default=0)
@@ -110,10 +129,13 @@ def _frame_matches(g, p, T, iou_threshold, include_background):
 def identity_switches(gt_seq, pred_seq, iou_threshold=0.5, include_background=False):
     """Identity switches and channel consistency of objects across frames.
 
-    For each sequence and frame, GT objects are matched one-to-one to
-    predicted segments by the Hungarian algorithm on IoU (maximising total
-    IoU); matched pairs with IoU below ``iou_threshold`` are dropped (object
-    unmatched in that frame).  A *switch* is counted when an object is
+    For each sequence, frame by frame in order, GT objects are matched
+    one-to-one to predicted segments following the CLEAR-MOT convention of
+    TrackEval (``clear.py``): IoUs below ``iou_threshold`` are zeroed (the
+    object can stay unmatched in that frame), a pair continuing the
+    previous frame's match is preferred over any other (so an exact IoU tie
+    never makes a switch, and relabelling the predicted ids never changes
+    the count), and the Hungarian algorithm maximises the total.  A *switch* is counted when an object is
     matched to a different predicted id than at its last matched frame
     (unmatched frames in between are skipped, not reset).  GT labels must
     identify the same object across the frames of a sequence, predicted
