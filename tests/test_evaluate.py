@@ -334,3 +334,32 @@ def test_every_error_is_a_scenebench_error(cis, tmp_path):
     for name, (path, _) in cases.items():
         with pytest.raises(ScenebenchError):
             evaluate(path, d, workers=1)
+
+
+_BOUNDED = r"""
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
+from scenebench.cli import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("shape, ok", [((120, 4096, 1), False), ((120, 2048, 2048), False), ((120, 256, 2048), True)])
+def test_declared_dimensions_are_bounded_by_scoring_memory(tmp_path, small_lavae, shape, ok):
+    """A few-KB file declaring (N, 4096, 1) latents once made evaluate allocate 25 GiB for the K x K cosines."""
+    import subprocess
+    import sys
+
+    p = tmp_path / "bomb.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("latents", shape=shape, dtype="float16", chunks=(1,) + shape[1:], fillvalue=np.float16(1))
+        f.attrs.update(fingerprint=read_manifest(small_lavae)["fingerprint"], split="test", method="bomb")
+    assert p.stat().st_size < 64 * 1024
+    r = subprocess.run([sys.executable, "-c", _BOUNDED, "evaluate", str(p), "--data", str(small_lavae), "-j", "1"],
+                       capture_output=True, text=True, timeout=300)
+    if ok:  # within the bounds: scored in blocks sized by the metrics' memory, under a 3 GiB address-space cap
+        assert r.returncode == 0, r.stderr
+        assert "duplicate" in r.stdout.lower()
+    else:
+        assert r.returncode == 2 and r.stderr.startswith("error: latents: shape") and "Traceback" not in r.stderr
+        assert r.stderr.count("\n") == 1

@@ -312,10 +312,13 @@ def _score_task(args):
 
 # ---------------------------------------------------------------- the whole split
 def _sample_bytes(lay: Layout, fields: Mapping, gt_fields: Sequence[str], manifest: Mapping) -> int:
-    """Bytes read and held per sample (submission fields + dataset fields, images as float64)."""
+    """Bytes read and held per sample: submission fields and the metrics' working memory, dataset fields
+    (images as float64)."""
+    from .submission import working_bytes
+
     per = 0
-    for shape, dtype in fields.values():
-        per += int(np.prod(shape[1:], dtype=np.int64)) * max(dtype.itemsize, 1)
+    for name, (shape, dtype) in fields.items():
+        per += int(np.prod(shape[1:], dtype=np.int64)) * max(dtype.itemsize, 1) + working_bytes(name, shape)
     feats = {f["name"]: f for f in manifest["features"][lay.split]}
     for g in gt_fields:
         itemsize = 8 if g == "image" else np.dtype(feats[g]["dtype"]).itemsize  # images become float64

@@ -97,6 +97,7 @@ MAX_LATENT_SLOTS = 4096
 MAX_SAMPLES_S = 1_000_000  # importance samples per image
 MAX_SAMPLE_BYTES = 256 * 2**20  # one sample of one field, uncompressed
 MAX_CHUNK_BYTES = 64 * 2**20  # an HDF5 chunk is decompressed whole: bound it
+MAX_SAMPLE_WORK = 64 * 2**20  # scoring memory per sample (float64 copies, K x K similarities): bound it too
 _FLOATS = {"float16", "float32", "float64"}
 _INTS = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -224,6 +225,25 @@ def check_declared(name: str, shape: tuple, dtype: np.dtype, lay: Layout) -> Non
     per_sample = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
     if per_sample > MAX_SAMPLE_BYTES:
         raise SubmissionError(f"{name}: {per_sample:,} bytes per sample; expected at most {MAX_SAMPLE_BYTES:,}")
+    work = working_bytes(name, shape)
+    if work > MAX_SAMPLE_WORK:
+        raise SubmissionError(f"{name}: shape {shape} needs {work:,} bytes per sample to score; expected at most "
+                              f"{MAX_SAMPLE_WORK:,} (fewer slots or dimensions)")
+
+
+def working_bytes(name: str, shape: tuple) -> int:
+    """Memory the metrics need per sample of field ``name`` (declared ``shape``), beyond the input itself.
+
+    The scorer sizes its blocks by this too, so a tiny file declaring huge
+    dimensions cannot make it allocate more than it planned.
+    """
+    n = int(np.prod(shape[1:], dtype=np.int64))
+    if name == "latents":  # float64 copy and unit vectors (K*D each), K x K similarities and their off-diagonal
+        K = int(shape[1])
+        return 2 * n * 8 + 2 * K * K * 8
+    if name == "masks":  # float64 view for the argmax, int64 labels
+        return n * 8 + (n // max(int(shape[-3]), 1)) * 8
+    return 2 * n * 8  # float64 copies (logsumexp, squared errors, label compaction)
 
 
 def _check_dtype(name: str, dtype: np.dtype) -> None:
