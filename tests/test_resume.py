@@ -122,3 +122,66 @@ def test_scheduler_is_checked_before_anything_is_written(tmp_path):
     with pytest.raises(ScenebenchError, match="cannot reach the Dask scheduler"):
         generate("multi_dsprites", "lavae", tmp_path / "o", scheduler="foo://127.0.0.1:8786", **KW)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "deleted"])
+def test_a_lost_manifest_is_rebuilt_from_the_intact_shards(tmp_path, damage):
+    d = generate("multi_dsprites", "lavae", tmp_path, **KW)
+    expected = _files(d)
+    shards = {p: p.stat().st_mtime_ns for p in d.rglob("*.h5")}
+    m = d / "manifest.json"
+    if damage == "truncated":
+        m.write_bytes(m.read_bytes()[:100])
+    elif damage == "garbage":
+        m.write_bytes(b"\x00\xff" * 50)
+    else:
+        m.unlink()
+    assert generate("multi_dsprites", "lavae", tmp_path, **KW) == d
+    assert _files(d) == expected
+    assert {p: p.stat().st_mtime_ns for p in d.rglob("*.h5")} == shards  # kept, not redrawn
+
+
+def test_a_damaged_manifest_of_another_dataset_is_not_taken_over(tmp_path):
+    d = generate("multi_dsprites", "lavae", tmp_path, **KW)
+    (d / "manifest.json").write_text("{")
+    from scenebench.errors import DatasetError
+
+    with pytest.raises(DatasetError, match="damaged manifest.json and no shard of this dataset"):
+        generate("multi_dsprites", "lavae", tmp_path, overrides={"max_objects": 2}, **KW)
+
+
+def test_manifest_integrity_paths_attributes_and_fingerprint(tmp_path, cli):
+    import scenebench
+    from scenebench.datasets.shards import sha256_file
+    from scenebench.datasets.verify import verify
+    from scenebench.errors import DatasetError
+
+    d = generate("multi_dsprites", "lavae", tmp_path / "a", **KW)
+    other = generate("multi_dsprites", "cis", tmp_path / "b", **KW)
+    m = d / "manifest.json"
+    good = m.read_text()
+    # an edited identity no longer hashes to the fingerprint
+    edited = json.loads(good)
+    edited["identity"]["config"]["max_objects"] = 2
+    m.write_text(json.dumps(edited))
+    report = verify(d)
+    assert not report.ok and any("does not hash to its fingerprint" in p for p in report.problems)
+    # a shard entry outside the dataset directory is refused before anything is opened
+    for bad in ("../../etc/hostname", "/etc/hostname", "test/../../x.h5", "train/shard-00000-of-00003.h5"):
+        hostile = json.loads(good)
+        hostile["splits"]["test"]["shards"][0]["file"] = bad
+        m.write_text(json.dumps(hostile))
+        with pytest.raises(DatasetError, match="shard file"):
+            scenebench.load(d, "test")
+        r = cli("verify", d)
+        assert r.exit_code == 2 and "shard file" in r.output and r.output.count("\n") == 1
+    # a shard of another dataset put in place (manifest hash updated) is refused by the loader
+    m.write_text(good)
+    target = d / "test" / "shard-00000-of-00003.h5"
+    target.write_bytes((other / "test" / "shard-00000-of-00003.h5").read_bytes())
+    swapped = json.loads(good)
+    swapped["splits"]["test"]["shards"][0]["sha256"] = sha256_file(target)
+    m.write_text(json.dumps(swapped))
+    with pytest.raises(DatasetError, match="fingerprint attribute"):
+        scenebench.load(d, "test")[0]
+    assert any("attribute differs" in p for p in verify(d).problems)

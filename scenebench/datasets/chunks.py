@@ -70,9 +70,13 @@ def _direct_codec(ds) -> Codec | None:
 
 
 class ShardChunks:
-    """One shard opened for chunk reads (``fields``: the dataset names to read)."""
+    """One shard opened for chunk reads (``fields``: the dataset names to read).
 
-    def __init__(self, path: str | os.PathLike, fields, plugin: bool = False):
+    ``expect`` maps shard attributes (fingerprint, split, first_index) to the
+    values the manifest implies; a shard that disagrees is refused.
+    """
+
+    def __init__(self, path: str | os.PathLike, fields, plugin: bool = False, expect: dict | None = None):
         import h5py
 
         if plugin:
@@ -84,6 +88,13 @@ class ShardChunks:
         except OSError as exc:
             raise DatasetError(f"{self.path}: not a readable HDF5 shard ({_first_line(exc)}); "
                                "`scenebench verify` checks a dataset, re-running `generate` rewrites it") from None
+        for key, want in (expect or {}).items():  # the shard is the one the manifest lists, not another's
+            got = self.h5.attrs.get(key)
+            got = got.item() if hasattr(got, "item") else got
+            if got != want:
+                self.h5.close()
+                raise DatasetError(f"{self.path}: its {key} attribute is {got!r}, the manifest expects {want!r}; "
+                                   "the file belongs to another dataset or place (`scenebench verify` checks a dataset)")
         base = self.h5.id.get_create_plist().get_userblock()  # chunk addresses are relative to it
         self.fields: dict[str, Field] = {}
         self._fd = None

@@ -143,8 +143,10 @@ class SplitReader:
             self._cache.clear()
         s = self._files.get(shard)
         if s is None:
-            s = self._files[shard] = ShardChunks(self.directory / self.shards[shard]["file"], self.fields,
-                                                 self._plugin)
+            e = self.shards[shard]
+            s = self._files[shard] = ShardChunks(self.directory / e["file"], self.fields, self._plugin,
+                                                 {"fingerprint": self.manifest["fingerprint"], "split": self.split,
+                                                  "first_index": e["first_index"]})
         return s
 
     def close(self) -> None:

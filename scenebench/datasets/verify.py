@@ -27,9 +27,19 @@ def verify(path: str | os.PathLike) -> VerifyReport:
 
     from .reader import resolve_dataset
 
+    from .identity import fingerprint
+
     directory = resolve_dataset(path)
     manifest = read_manifest(directory)
     report = VerifyReport(directory)
+    ident = manifest["identity"]
+    try:
+        recomputed = fingerprint(ident["family"], ident["preset"], ident["config"], ident["version"], ident["seed"])
+    except (KeyError, TypeError, ValueError):
+        recomputed = None
+    if recomputed != manifest["fingerprint"]:
+        report.problems.append("manifest.json: its identity does not hash to its fingerprint (the manifest was "
+                               "edited); the shards' own identity attributes tell what they hold")
     for split, entry in manifest["splits"].items():
         total = 0
         for shard in entry["shards"]:
@@ -46,8 +56,10 @@ def verify(path: str | os.PathLike) -> VerifyReport:
                 continue
             try:
                 with h5py.File(p, "r") as f:
-                    if f.attrs.get("fingerprint") != manifest["fingerprint"]:
-                        report.problems.append(f"{shard['file']}: fingerprint attribute differs from the manifest")
+                    if f.attrs.get("fingerprint") != manifest["fingerprint"] or f.attrs.get("split") != split \
+                            or f.attrs.get("first_index") != shard["first_index"]:
+                        report.problems.append(f"{shard['file']}: fingerprint, split or first_index attribute "
+                                               "differs from the manifest")
             except OSError as exc:
                 report.problems.append(f"{shard['file']}: unreadable HDF5 ({exc})")
         if total != entry["num_samples"]:

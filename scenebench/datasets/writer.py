@@ -65,8 +65,13 @@ def _prepare_directory(out: Path, spec: DatasetSpec, compression: str | None) ->
     manifest = None
     known: dict = {}
     stored = None
+    damaged = False
     if (out / MANIFEST).exists():
-        manifest = read_manifest(out)
+        try:
+            manifest = read_manifest(out)
+        except DatasetError:  # truncated or garbage: the shards carry their identity, rebuild from them
+            damaged = True
+    if manifest is not None:
         if manifest["fingerprint"] != fp:
             raise DatasetError(_different(out, manifest.get("identity", {}), spec))
         stored = manifest_compression(manifest)
@@ -88,12 +93,57 @@ def _prepare_directory(out: Path, spec: DatasetSpec, compression: str | None) ->
         if stored is None and state["shards"]:
             stored = state.get("compression", LEGACY)
         known.update(state["shards"])
-    elif manifest is None and any(not _ours(p) for p in out.iterdir()):
-        raise DatasetError(f"{out}: exists and is not a scenebench dataset; choose another --out")
+    elif manifest is None and (damaged or any(not _ours(p) for p in out.iterdir())):
+        found = _intact_shards(out, fp)
+        if not found:
+            what = "a damaged manifest.json and no shard of this dataset" if damaged else "is not a scenebench dataset"
+            raise DatasetError(f"{out}: {'holds ' if damaged else 'exists and '}{what}; choose another --out "
+                               "(nothing was changed)")
+        known.update(found)  # the manifest is lost or damaged: the intact shards of this dataset are kept
+        stored = _shard_compression(out / next(iter(found)))
     if compression is not None and stored is not None and compression != stored:
         raise DatasetError(f"{out}: its shards are stored with --compression {stored}, not {compression}; "
                            f"re-run with --compression {stored} (or without it), or choose another --out")
     return manifest, known, compression or stored or DEFAULT
+
+
+def _intact_shards(out: Path, fp: str) -> dict:
+    """Manifest entries of the shards under ``out`` that belong to fingerprint ``fp`` and read back whole.
+
+    Every dataset of such a shard is read through HDF5 (its Fletcher-32 and
+    deflate checks), so only shards that are really intact are kept.
+    """
+    import h5py
+    import hdf5plugin  # noqa: F401  (shards stored with --compression blosc-lz4)
+
+    from .shards import sha256_file
+
+    found = {}
+    for p in sorted(out.glob("*/shard-*.h5")):
+        if ".tmp-" in p.name:
+            continue
+        try:
+            with h5py.File(p, "r") as f:
+                if f.attrs.get("fingerprint") != fp or f.attrs.get("split") != p.parent.name:
+                    continue
+                names = []
+                f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+                for n in names:
+                    f[n][()]
+                first, count = int(f.attrs["first_index"]), int(f.attrs["num_samples"])
+        except (OSError, KeyError, ValueError):
+            continue
+        rel = f"{p.parent.name}/{p.name}"
+        found[rel] = {"file": rel, "first_index": first, "num_samples": count, "sha256": sha256_file(p)}
+    return found
+
+
+def _shard_compression(path: Path) -> str:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        c = f.attrs.get("compression", LEGACY)
+    return c.decode() if isinstance(c, bytes) else str(c)
 
 
 def _ours(p: Path) -> bool:
