@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 MANIFEST = "manifest.json"
 
 
+class NewerSchemaError(DatasetError):
+    """A manifest written by a newer scenebench: never rewritten, never taken for a damaged one."""
+
+
 def dataset_dir(root: str | os.PathLike, spec: DatasetSpec) -> Path:
     return Path(root) / spec.family / spec.preset / f"v{spec.version}-seed{spec.seed}"
 
@@ -42,8 +46,8 @@ def read_manifest(directory: str | os.PathLike) -> dict:
         raise DatasetError(f"{mpath}: no schema_version; expected a scenebench manifest")
     sv = manifest["schema_version"]
     if not isinstance(sv, int) or sv > SCHEMA_VERSION:
-        raise DatasetError(f"{mpath}: schema version {sv!r} is newer than this scenebench supports ({SCHEMA_VERSION}); "
-                           "upgrade scenebench")
+        raise NewerSchemaError(f"{mpath}: schema version {sv!r} is newer than this scenebench supports "
+                               f"({SCHEMA_VERSION}); upgrade scenebench")
     for key in ("fingerprint", "identity", "splits"):
         if key not in manifest:
             raise DatasetError(f"{mpath}: missing {key!r}; expected a complete scenebench manifest")

@@ -31,7 +31,7 @@ from ..errors import DatasetError
 from ..generator import DatasetSpec
 from .identity import SCHEMA_VERSION
 from .codecs import DEFAULT, LEGACY, get_codec
-from .manifest import MANIFEST, dataset_dir, manifest_compression, read_manifest
+from .manifest import MANIFEST, NewerSchemaError, dataset_dir, manifest_compression, read_manifest
 from .shards import check_existing, plan, write_shard
 
 PROGRESS = ".progress.json"
@@ -69,6 +69,8 @@ def _prepare_directory(out: Path, spec: DatasetSpec, compression: str | None) ->
     if (out / MANIFEST).exists():
         try:
             manifest = read_manifest(out)
+        except NewerSchemaError:
+            raise
         except DatasetError:  # truncated or garbage: the shards carry their identity, rebuild from them
             damaged = True
     if manifest is not None:
