@@ -23,6 +23,12 @@ generator writes its arrays in place (no per-sample allocation or copy).
 ``draw_scene`` must be a pure function of its arguments: it never opens
 files, spawns processes, seeds global state or prints. The core does the
 sharding, seeding, parallelism, writing, checksums, progress and previews.
+
+``scenebench list`` reads the built-in families from
+``generators/catalog.json`` instead of importing them: after adding or
+changing a built-in generator's version, description, presets or split
+sizes, run ``python -m scenebench.registry`` (a test fails until the
+catalog matches).
 """
 
 from __future__ import annotations

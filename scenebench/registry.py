@@ -88,6 +88,64 @@ def iter_generators() -> list:
     return [(_GENERATORS[n]) for n in sorted(_GENERATORS)]
 
 
+# --------------------------------------------------------------------------- catalog
+CATALOG = "catalog.json"  # in scenebench.generators: what `scenebench list` shows of the built-in families
+
+
+def describe_generator(gen) -> dict:
+    """What ``scenebench list`` shows of a generator: name, version, description, presets and split sizes."""
+    return {"name": gen.name, "version": gen.VERSION, "description": gen.description,
+            "presets": {p: {s: sp.num_samples for s, sp in preset.splits.items()} for p, preset in gen.PRESETS.items()}}
+
+
+def built_in_catalog() -> list[dict]:
+    """The built-in families as :func:`describe_generator` gives them, computed (imports every generator)."""
+    import pkgutil
+
+    import scenebench.generators as builtin
+
+    names = {m.name for m in pkgutil.iter_modules(builtin.__path__) if not m.ispkg and not m.name.startswith("_")}
+    _load_all()
+    return [describe_generator(g) for g in iter_generators() if g.__module__.rpartition(".")[2] in names]
+
+
+def catalog() -> list[dict]:
+    """Every family for ``scenebench list`` without importing the built-in generators' drawing code.
+
+    The built-in families come from ``generators/catalog.json`` (a test
+    keeps it equal to :func:`built_in_catalog`; ``python -m
+    scenebench.registry`` rewrites it); families other packages register
+    through the ``scenebench.generators`` entry points are imported.
+    """
+    import json
+    from importlib import resources
+
+    entries = json.loads(resources.files("scenebench.generators").joinpath(CATALOG).read_text())
+    known = {e["name"] for e in entries}
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="scenebench.generators"):
+        if ep.value.startswith("scenebench.generators."):
+            continue
+        _load_all()
+        obj = _GENERATORS.get(getattr(ep.load(), "name", None))
+        if obj is not None and obj.name not in known:
+            entries.append(describe_generator(obj))
+            known.add(obj.name)
+    return sorted(entries, key=lambda e: e["name"])
+
+
+if __name__ == "__main__":  # python -m scenebench.registry: rewrite the catalog after changing a generator
+    import json
+    from importlib import resources
+
+    from scenebench import registry  # the module generators register into (this file runs as __main__)
+
+    path = resources.files("scenebench.generators").joinpath(CATALOG)
+    path.write_text(json.dumps(registry.built_in_catalog(), indent=1) + "\n")
+    print(path)
+
+
 # --------------------------------------------------------------------------- baselines
 
 

@@ -82,3 +82,22 @@ def test_help_imports_no_heavy_module():
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_the_catalog_matches_the_generators():
+    """`scenebench list` reads generators/catalog.json; rewrite it with `python -m scenebench.registry`."""
+    import json
+    from importlib import resources
+
+    from scenebench import registry
+
+    stored = json.loads(resources.files("scenebench.generators").joinpath(registry.CATALOG).read_text())
+    assert stored == registry.built_in_catalog(), "run: python -m scenebench.registry"
+
+
+def test_list_imports_no_drawing_code():
+    code = ("import sys; from click.testing import CliRunner; from scenebench.cli import main\n"
+            "r = CliRunner().invoke(main, ['list']); assert r.exit_code == 0 and 'multi_dsprites  v' in r.output\n"
+            "print(','.join(m for m in ('numpy', 'h5py', 'scenebench.generators.multi_dsprites') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""

@@ -48,12 +48,12 @@ def generate(family, preset, root, num, splits, seed, sets, workers, scheduler, 
 @click.command("list")
 def list_():
     """Dataset families, presets, versions and split sizes."""
-    from ..registry import iter_generators
+    from ..registry import catalog
 
-    for gen in iter_generators():
-        click.echo(f"{gen.name}  v{gen.VERSION}  {gen.description}")
-        for pname, p in gen.PRESETS.items():
-            sizes = ", ".join(f"{s} {sp.num_samples:,}" for s, sp in p.splits.items())
+    for gen in catalog():
+        click.echo(f"{gen['name']}  v{gen['version']}  {gen['description']}")
+        for pname, splits in gen["presets"].items():
+            sizes = ", ".join(f"{s} {n:,}" for s, n in splits.items())
             click.echo(f"  {pname:<14} {sizes}")
 
 
