@@ -43,6 +43,9 @@ from .datasets.identity import fingerprint
 from .datasets.schema import Feature
 
 
+MAX_SPLIT_SAMPLES = 2**31 - 1  # samples per split (the shard plan is held in memory: ~500k tasks at most)
+
+
 class Generator:
     """Base class of dataset-family generators."""
 
@@ -185,8 +188,8 @@ def resolve(family: str, preset: str, *, seed: int = 0, overrides: Mapping[str, 
     config = p.config
     splits = {k: {"num_samples": s.num_samples, "overrides": dict(s.overrides)} for k, s in p.splits.items()}
     if num is not None:
-        if isinstance(num, bool) or not isinstance(num, int) or num < 1:
-            raise ConfigError(f"--num must be a positive integer, got {num!r}")
+        if isinstance(num, bool) or not isinstance(num, int) or not 1 <= num <= MAX_SPLIT_SAMPLES:
+            raise ConfigError(f"--num must be an integer in [1, {MAX_SPLIT_SAMPLES:,}], got {num!r}")
         for s in splits.values():
             s["num_samples"] = num
     plain = {}
@@ -197,8 +200,8 @@ def resolve(family: str, preset: str, *, seed: int = 0, overrides: Mapping[str, 
                 raise ConfigError(f"{key}: unknown split; splits of {family}/{preset}: {', '.join(splits)}")
             if len(parts) == 2 or parts[2] == "num_samples":
                 n = cfg.parse_value(key, str(value), int) if isinstance(value, str) else value
-                if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                    raise ConfigError(f"{key}={value!r}: expected a positive number of samples")
+                if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SPLIT_SAMPLES:
+                    raise ConfigError(f"{key}={value!r}: expected a number of samples in [1, {MAX_SPLIT_SAMPLES:,}]")
                 splits[parts[1]]["num_samples"] = n
             else:
                 splits[parts[1]]["overrides"][parts[2]] = value

@@ -185,3 +185,14 @@ def test_manifest_integrity_paths_attributes_and_fingerprint(tmp_path, cli):
     with pytest.raises(DatasetError, match="fingerprint attribute"):
         scenebench.load(d, "test")[0]
     assert any("attribute differs" in p for p in verify(d).problems)
+
+
+def test_a_request_the_disk_cannot_hold_is_refused_before_anything_is_written(tmp_path, monkeypatch, cli):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10 * 2**30, 9 * 2**30, 2**30))
+    r = cli("generate", "multi_dsprites", "--num", "100000000", "--out", tmp_path / "o")
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "GiB on disk, 1.0 GiB are free" in r.output
+    assert not (tmp_path / "o").exists()
