@@ -7,12 +7,16 @@ writes them as one shard with each candidate and reads them back:
 
 - scenebench's codecs (``deflate``, the default; ``none``; ``blosc-lz4``)
   written the way ``generate`` writes them (:class:`RowWriter`: deflate chunks
-  encoded by ISA-L and written with ``write_direct_chunk``), read back both
+  encoded by zlib-ng and written with ``write_direct_chunk``), read back both
   by plain h5py (``f[name][()]``, HDF5's own filters) and by scenebench's
   reader (chunk index + ``pread`` + zlib-ng);
 - HDF5's own filters written by h5py (``gzip-1``, ``gzip-4``, ``lzf``), the
   procedure a hand-written writer would use; ``gzip-1`` is the reference the
-  ratios are taken against (same stream format as ``deflate``).
+  ratios are taken against (same stream format as ``deflate``);
+- the deflate encoders ``deflate`` could use, on the same (shuffled) chunks:
+  zlib-ng levels 1 and 2 (scenebench uses 2), stdlib zlib level 1 and, when
+  ``isal`` is installed, ISA-L level 1 (fast, but not deterministic in every
+  process state; see :mod:`scenebench.datasets.codecs`).
 
 MB/s are of decoded bytes; "1-sample reads/s" reads random single samples
 through each path. "same bytes" writes the file twice and compares SHA-256s
@@ -48,6 +52,7 @@ def write_ours(path, batch, name):
     codec = CODECS[name]
     n = batch.n
     with h5py.File(path, "w", libver=("v110", "v110"), track_order=False, rdcc_nbytes=0) as f:
+        f.attrs.update(fingerprint="benchmark", split="s", first_index=0)  # what the loader checks
         rows = RowWriter(create_datasets(f, batch.features, n, codec), codec)
         step = batch_samples(batch.features)
         for start in range(0, n, step):
@@ -74,8 +79,38 @@ def ours_reader(path, batch, name):
     """A SplitReader over one shard file through a minimal manifest (what `generate` would record)."""
     manifest = {"splits": {"s": {"num_samples": batch.n, "shards": [{"file": os.path.basename(path),
                                                                         "first_index": 0, "num_samples": batch.n}]}},
-                "features": {"s": [f.describe() for f in batch.features]}, "compression": name}
+                "features": {"s": [f.describe() for f in batch.features]}, "compression": name,
+                "fingerprint": "benchmark"}
     return SplitReader(os.path.dirname(path), "s", manifest=manifest)
+
+
+def encoder_inputs(batch):
+    """The shuffled bytes of every whole chunk ``deflate`` compresses for ``batch``."""
+    from scenebench.datasets.codecs import _shuffled
+
+    step = batch_samples(batch.features)
+    out = []
+    for feat in batch.features:
+        a = np.ascontiguousarray(batch.arrays[feat.name])
+        rows = min(len(a), chunk_rows(feat, step))
+        out += [_shuffled(a[s:s + rows]).tobytes() for s in range(0, len(a) - rows + 1, rows)]
+    return out
+
+
+def encoders():
+    import zlib
+
+    from zlib_ng import zlib_ng
+
+    found = [("zlib-ng 2 (used)", zlib_ng.compress, 2), ("zlib-ng 1", zlib_ng.compress, 1),
+             ("zlib 1", zlib.compress, 1)]
+    try:
+        from isal import isal_zlib
+
+        found.append(("ISA-L 1", isal_zlib.compress, 1))
+    except ImportError:
+        pass
+    return found
 
 
 def best(fn, repeat):
@@ -141,6 +176,13 @@ def main():
                 print(f"{name:<16}{raw / tw / 1e6:>11,.0f}{raw / tr / 1e6:>16,.0f}"
                       f"{(f'{raw / tro / 1e6:,.0f}' if ours is None else '-'):>16}{1 / ts_plain:>17,.0f}"
                       f"{(f'{1 / tso:,.0f}' if ours is None else '-'):>17}{size / args.num:>11,.0f}  {same}")
+        chunks = encoder_inputs(batch)
+        total = sum(map(len, chunks))
+        print(f"deflate encoders on the {len(chunks)} chunks ({total / 1e6:.1f} MB):")
+        for label, compress, level in encoders():
+            t = best(lambda: [compress(c, level) for c in chunks], args.repeat)
+            size = sum(len(compress(c, level)) for c in chunks)
+            print(f"  {label:<18}{total / t / 1e6:>8,.0f} MB/s{size / args.num:>9,.0f} bytes/img")
         w, s = rows["deflate"]
         rw, rs = rows["h5py gzip-1"]
         print(f"deflate vs h5py gzip-1 (same stream format): {w / rw:.1f}x write speed, {s / rs:.2f}x the size; "

@@ -4,7 +4,7 @@ A :class:`ShardChunks` opens one shard once per process. For every dataset
 whose filter pipeline is one scenebench writes itself (``deflate`` or
 ``none``, see :mod:`.codecs`) it reads the chunk index once
 (``chunk_iter``: file offset and size of every chunk) and then fetches a
-chunk with one ``os.pread`` and decodes it with ISA-L, in a few
+chunk with one ``os.pread`` and decodes it with zlib-ng, in a few
 microseconds. Any other pipeline (Blosc, or a file written by another
 tool) is read through h5py, which runs HDF5's own filters. Either way the
 result is the chunk's rows as an array, so callers never see the codec.

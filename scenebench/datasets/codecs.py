@@ -9,25 +9,37 @@ exception: it needs the ``hdf5plugin`` filter):
 name            HDF5 filter pipeline (write order)                 written by
 ==============  =================================================  ==========================
 ``deflate``     shuffle (items wider than a byte), deflate level    scenebench (direct chunks)
-                1, Fletcher-32
+                2, Fletcher-32
 ``none``        Fletcher-32                                         HDF5
 ``blosc-lz4``   Blosc LZ4 level 5 with byte shuffle, Fletcher-32    HDF5 (hdf5plugin)
 ==============  =================================================  ==========================
 
 For ``deflate`` scenebench applies the filters itself and hands
 finished chunks to HDF5 with ``write_direct_chunk``: shuffle in numpy,
-deflate with ISA-L (``isal``, ~3 GB/s at level 1 here, against ~0.7 GB/s for
-zlib, and smaller output), and HDF5's Fletcher-32 computed for all chunks of a
-batch in one vectorised pass (:func:`fletcher32`). The stream is the standard
-zlib format, so any HDF5 reader decodes it; scenebench's own reader decodes
-it with zlib-ng, the fastest inflate on small chunks here (:meth:`Codec.decoder`).
+deflate with zlib-ng (``zlib_ng``) at level 2, and HDF5's Fletcher-32
+computed for all chunks of a batch in one vectorised pass
+(:func:`fletcher32`). The stream is the standard zlib format, so any HDF5
+reader decodes it; scenebench's own reader inflates it with zlib-ng too, the
+fastest inflate on small chunks here (:meth:`Codec.decoder`).
 
-Determinism: ISA-L's output is a pure function of the input bytes and the
-level for a given ISA-L build and CPU instruction set, so the same command
-writes byte-identical shards across runs and worker counts. (A machine with
-another ISA-L version or SIMD level may choose other matches: its shards hold
-the same arrays but can hash differently. Each shard's SHA-256 is recorded
-when it is written, so ``verify`` is unaffected.)
+Why zlib-ng and level 2 (``benchmarks/compression.py``, 2-core machine):
+zlib-ng level 2 deflates these chunks at ~2.4 GB/s (stdlib zlib level 1:
+~1.1 GB/s) into ~14% fewer bytes than ISA-L level 1 and ~25% fewer than
+zlib level 1; zlib-ng level 1 is faster (~4.3 GB/s) but its fixed Huffman
+codes cost ~65% more bytes. ISA-L (``isal``, ~3.5 GB/s at level 1) was the
+first choice and was dropped: its output for the same input bytes is not
+always the same (a shard written in a Dask worker now and then hashed
+differently from the same shard written in the main process, with equal
+decoded arrays), and byte-identical shards are a promise.
+
+Determinism: each chunk is compressed by a one-shot ``zlib_ng.compress``
+(a fresh stream per call, nothing reused), whose output is a pure function
+of the input bytes and the level for a given zlib-ng version, so the same
+command writes byte-identical shards across runs, worker counts, processes
+and Dask workers (tests check all of them). zlib-ng's SIMD variants on other
+CPUs find the same matches; another zlib-ng version may not, in which case
+its shards hold the same arrays but hash differently. Each shard's SHA-256
+is recorded when it is written, so ``verify`` is unaffected either way.
 """
 
 from __future__ import annotations
@@ -40,7 +52,7 @@ import numpy as np
 from ..errors import ConfigError
 
 DEFAULT = "deflate"
-DEFLATE_LEVEL = 1  # ISA-L level 1: 3-4x zlib-1's speed at a slightly better ratio (benchmarks/compression.py)
+DEFLATE_LEVEL = 2  # zlib-ng level 2 (deflate_fast): ~2x zlib-1's speed, ~25% fewer bytes (benchmarks/compression.py)
 BLOSC = dict(cname="lz4", clevel=5)
 
 # HDF5 filter ids (H5Zpublic.h) and the registered id of Blosc
@@ -82,9 +94,9 @@ class Codec:
         if self.plugin:
             raise TypeError(f"codec {self.name!r} is written through HDF5's plugin filter, not chunk by chunk")
         if self.deflate:
-            from isal import isal_zlib
+            from zlib_ng import zlib_ng
 
-            compress, level = isal_zlib.compress, DEFLATE_LEVEL
+            compress, level = zlib_ng.compress, DEFLATE_LEVEL
             if all(c.dtype.itemsize == 1 and c.flags.c_contiguous for c in chunks):  # nothing to shuffle
                 payloads = [compress(c, level) for c in chunks]
             else:

@@ -19,7 +19,7 @@ import numpy as np
 # of a per-pixel field (one of LARGE_FIELD_BYTES or more per sample). It is
 # a trade between the two ways shards are used, both measured here:
 # reading one random sample decodes its whole chunk (~5 us per inflate call
-# plus ~0.3 us per KiB), while writing costs ~10-15 us per chunk (one ISA-L
+# plus ~0.3 us per KiB), while writing costs ~10-15 us per chunk (one zlib-ng
 # call, one HDF5 call, Python between them). At 8 rows, against 4, writing
 # multi-dSprites and multi-MNIST is ~20% faster and shuffled reads ~5-14%
 # slower (benchmarks/generate.py, benchmarks/loader.py). Small per-object

@@ -153,7 +153,7 @@ def write_shard(task: ShardTask) -> dict:
     Samples are drawn batch by batch (:func:`batch_samples` samples) into one
     reused buffer, and each batch's chunks are encoded and written in order.
     (A second thread encoding batch k while batch k+1 is drawn was measured:
-    the GIL hand-offs cost more than ISA-L's GIL-free compression saves, up
+    the GIL hand-offs cost more than the GIL-free compression saves, up
     to ~25% slower with two workers on two cores.) The file is written under
     a temporary name in the same directory, flushed to disk and renamed, so
     a final name always holds a complete shard.

@@ -363,7 +363,7 @@ def _run_blocks(job: _Job, sub, blocks: list, workers: int, progress, total: int
         ctx = mp.get_context("forkserver" if sys.platform != "win32" else "spawn")
         if sys.platform != "win32":  # workers fork from a server that has imported these once
             ctx.set_forkserver_preload(["scenebench.evaluation.evaluate", "scenebench.evaluation.metrics",
-                                        "scenebench.datasets.reader", "h5py", "isal.isal_zlib"])
+                                        "scenebench.datasets.reader", "h5py", "zlib_ng.zlib_ng"])
         with ProcessPoolExecutor(max_workers=min(workers, len(blocks)), mp_context=ctx) as pool:
             pending, nxt = [], 0
             window = 2 * workers  # bounded blocks in flight (bounded memory when blocks are shipped)
