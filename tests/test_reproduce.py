@@ -118,6 +118,9 @@ def test_cli_errors_are_one_line(tmp_path, tiny_dsprites, run_cli):
     assert res.exit_code == 2 and "lavae-table1" in res.output
     res = run_cli("reproduce", "lavae-table1", "--only", "mnist-3k")
     assert res.exit_code == 2 and "mnist-1k, mnist-10k, dsprites" in res.output
+    for empty in ("", " , "):  # given but naming no column: an error, never "every column"
+        res = run_cli("reproduce", "lavae-table1", "--only", empty, "--data-root", tmp_path / "d", "--runs", tmp_path / "r")
+        assert res.exit_code == 2 and "names no column" in res.output and not (tmp_path / "d").exists()
 
 
 def test_reproduce_lavae_table1_end_to_end(tmp_path):

@@ -15,10 +15,15 @@ from .common import Group, parse_sets
 from ..errors import ConfigError
 
 
+def _columns(only):
+    """``--only a,b`` as a list of column keys ([] when given but naming none, which reproduce refuses)."""
+    return None if only is None else [c.strip() for c in only.split(",") if c.strip()]
+
+
 def _threads(n):
     if n is not None:
-        if n < 1:
-            raise ConfigError(f"--threads must be >= 1, got {n}")
+        if not 1 <= n <= 4096:
+            raise ConfigError(f"--threads must be an integer in [1, 4096], got {n}")
         import torch
 
         torch.set_num_threads(n)
@@ -50,7 +55,9 @@ def list_():
               help="Run directory (default: runs/NAME/FAMILY-PRESET-FINGERPRINT/CONFIG).")
 @click.option("--device", default=None, help="auto (default), cpu, cuda or cuda:N.")
 @click.option("--fresh", is_flag=True, help="Discard the checkpoint and log in the run directory and start over.")
-@click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice).")
+@click.option("--threads", type=int, default=None,
+              help="CPU threads for torch (default: torch's choice for a new run, the recorded count on resume). "
+                   "CPU results are bit-identical at the same count.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal).")
 def train(name, data, config, sets, out, device, fresh, threads, progress):
     """Train baseline NAME on the train split of --data; resume an unfinished run; print the checkpoint path.
@@ -84,7 +91,7 @@ def train(name, data, config, sets, out, device, fresh, threads, progress):
     if fresh:
         for f in (ckpt.FILENAME, LOG):
             (directory / f).unlink(missing_ok=True)
-    result = run(cls, td, conf, directory, config_name=config_name, progress=progress, log=log)
+    result = run(cls, td, conf, directory, config_name=config_name, progress=progress, log=log, threads=threads)
     click.echo(str(result.directory / ckpt.FILENAME))
 
 
@@ -152,7 +159,7 @@ def reproduce(table, config, seeds, data_root, runs, board, no_leaderboard, only
     _threads(threads)
     report = run(table, config, seeds=seed_list, data_root=data_root, runs=runs,
                  leaderboard=None if no_leaderboard else board,
-                 only=[c.strip() for c in only.split(",") if c.strip()] if only else None, device=device,
+                 only=_columns(only), device=device,
                  workers=workers, progress=progress, log=lambda m: click.echo(m, err=True))
     text = report.markdown()
     if output:

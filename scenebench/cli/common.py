@@ -24,6 +24,17 @@ class Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted; re-run the same command to resume", err=True)
             sys.exit(130)
+        except OSError as exc:  # the file system refused a path the user gave (too long, not a folder, no permission)
+            name = "" if exc.filename is None else str(exc.filename)
+            name = name if len(name) <= 160 else name[:80] + "..." + name[-40:]
+            click.echo(f"error: {name + ': ' if name else ''}{exc.strerror or exc}; expected a path that can be "
+                       "read or written", err=True)
+            sys.exit(2)
+        except ValueError as exc:
+            if "null byte" not in str(exc):
+                raise
+            click.echo("error: an argument contains a NUL byte; expected plain text", err=True)
+            sys.exit(2)
 
 
 def parse_sets(values) -> dict:

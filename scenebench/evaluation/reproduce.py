@@ -231,8 +231,11 @@ def reproduce(table: str, config: str = "smoke", *, seeds: Sequence[int] = (0,),
     if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
         raise ConfigError(f"--seeds: expected distinct non-negative integers, got {list(seeds)}")
     keys = [c.key for c in spec.columns]
-    if only:
+    if only is not None:
         bad = [k for k in only if k not in keys]
+        if not only:
+            raise ConfigError(f"--only names no column; expected comma-separated column keys of {table}: "
+                              f"{', '.join(keys)}")
         if bad:
             raise ConfigError(f"--only {bad[0]!r}: not a column of {table}; columns: {', '.join(keys)}")
     columns = [c for c in spec.columns if not only or c.key in only]
