@@ -153,6 +153,32 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, small_lavae, 
         train(cls, data, cls.resolve_config("smoke", {**conf, "steps": 7}), tmp_path / "a", **quiet)
 
 
+def test_cpu_thread_count_is_recorded_and_reused_on_resume(tmp_path, small_lavae):
+    data = TrainData(small_lavae, TINY_LAVAE["val_size"])
+    config = Lavae.resolve_config("smoke", {**TINY_LAVAE, "steps": 6})
+    logs = []
+    quiet = dict(log=logs.append, progress=False)
+    was = torch.get_num_threads()
+    try:
+        straight = train(Lavae, data, config, tmp_path / "a", threads=1, **quiet)
+        assert torch.get_num_threads() == was  # restored
+        train(Lavae, data, config, tmp_path / "c", threads=1, stop_at=3, **quiet)
+        assert json.loads((tmp_path / "c" / "config.json").read_text())["cpu_threads"] == 1
+        assert ckpt.read(tmp_path / "c")["cpu_threads"] == 1
+        torch.set_num_threads(2)  # the re-run's process would pick another count by itself
+        resumed = train(Lavae, data, config, tmp_path / "c", **quiet)
+        _same(_params(straight.model), _params(resumed.model))
+        assert not [m for m in logs if "warning" in m]
+        # an explicit other count is used, and said to break bit-identity
+        train(Lavae, data, config, tmp_path / "d", threads=1, stop_at=3, **quiet)
+        train(Lavae, data, config, tmp_path / "d", threads=2, **quiet)
+        assert any("started with 1" in m for m in logs)
+        with pytest.raises(ConfigError, match="threads"):
+            train(Lavae, data, config, tmp_path / "e", threads=0, **quiet)
+    finally:
+        torch.set_num_threads(was)
+
+
 def test_training_lowers_the_validation_negative_elbo(tmp_path, small_lavae):
     data = TrainData(small_lavae, 16)
     config = ConvBetaVae.resolve_config("smoke", {**TINY_VAE, "steps": 24, "eval_every": 24, "lr": 3e-3})

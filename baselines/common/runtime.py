@@ -43,6 +43,24 @@ def deterministic(device: torch.device):
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
 
 
+@contextlib.contextmanager
+def cpu_threads(n: int):
+    """torch's intra-op CPU thread count set to ``n`` while the block runs, restored afterwards.
+
+    CPU results are bit-identical only at a fixed thread count (reductions
+    split differently), so a training run records the count it started with
+    and a resume uses it again.
+    """
+    was = torch.get_num_threads()
+    if n != was:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != was:
+            torch.set_num_threads(was)
+
+
 def seeded_init(cls, config, info, seed: int):
     """Build ``cls(config, info)`` with parameters drawn from ``seed``, leaving the global RNG untouched."""
     devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []

@@ -9,7 +9,12 @@ batches from :meth:`TrainData.batch_indices` (a function of seed and step),
 training noise from one ``torch.Generator`` whose state is checkpointed, and
 deterministic kernels are switched on. On CPU a run stopped at step k and
 resumed gives bit-identical parameters to an uninterrupted run; validation
-uses its own generator, so how often it runs changes nothing.
+uses its own generator, so how often it runs changes nothing. CPU results
+also depend on torch's thread count (reductions split differently): a run
+uses ``threads`` (default: torch's current count) and records it
+(``cpu_threads`` in config.json and the checkpoint); a resume without
+``threads`` uses the recorded count again, so re-running the same command
+reproduces the run; the same ``threads`` on another machine reproduces it there.
 
 Run directory ``out``::
 
@@ -23,6 +28,7 @@ metrics line every ``log_every`` steps / validation pass through ``log``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -39,7 +45,7 @@ from scenebench.errors import ConfigError, ScenebenchError
 from . import checkpoint as ckpt
 from .config import config_to_dict
 from .data import TrainData, to_input
-from .runtime import deterministic, resolve_device, seeded_init
+from .runtime import cpu_threads, deterministic, resolve_device, seeded_init
 
 LOG = "log.jsonl"
 CONFIG = "config.json"
@@ -109,13 +115,14 @@ def validate(model, images: torch.Tensor, batch_size: int, seed: int) -> dict:
 
 def train(cls, data, config, out: str | Path | None = None, *, config_name: str = "",
           progress: bool | None = None, log: Callable[[str], None] | None = None, resume: bool = True,
-          stop_at: int | None = None) -> TrainResult:
+          stop_at: int | None = None, threads: int | None = None) -> TrainResult:
     """Train baseline class ``cls`` on ``data`` (path or :class:`TrainData`) with ``config``.
 
     ``out`` (default ``runs/<name>``) holds the
     checkpoint and logs; an unfinished run of the same baseline, config and
     data there is resumed (``resume=False`` starts afresh). ``stop_at`` stops
     early at that step (as if interrupted) after writing a checkpoint.
+    ``threads``: torch CPU threads for this run (see the module docstring).
     """
     log = log or (lambda m: print(m, file=sys.stderr))
     if not isinstance(data, TrainData):
@@ -128,7 +135,9 @@ def train(cls, data, config, out: str | Path | None = None, *, config_name: str 
     if data.batches_per_epoch(config.batch_size) < 1:
         raise ConfigError(f"batch_size={config.batch_size} is larger than the {len(data)} training images")
 
-    with deterministic(device):
+    if threads is not None and not 1 <= int(threads) <= 4096:
+        raise ConfigError(f"threads must be an integer in [1, 4096], got {threads}")
+    with deterministic(device), contextlib.ExitStack() as scope:
         model = seeded_init(cls, config, data.info, config.seed).to(device)
         groups = model.optimizer_groups()
         opt = model.make_optimizer(groups)
@@ -144,7 +153,13 @@ def train(cls, data, config, out: str | Path | None = None, *, config_name: str 
             gen.set_state(state["generator"].cpu())
             step = resumed = int(state["step"])
             log(f"resuming {cls.name} from step {step:,} in {out}")
-        _write_config(out, cls.name, config_name, conf, info)
+        recorded = state.get("cpu_threads") if resumed else None
+        n_threads = int(threads or recorded or torch.get_num_threads())
+        if recorded and n_threads != recorded:
+            log(f"warning: {n_threads} CPU threads, but this run started with {recorded}: on CPU the result will "
+                f"not be bit-identical to an uninterrupted run (omit --threads to use {recorded})")
+        scope.enter_context(cpu_threads(n_threads))
+        _write_config(out, cls.name, config_name, conf, info, n_threads)
         logger = JsonlLog(out / LOG, keep_until=step if resumed else None)
 
         acc: dict = {}  # train metrics summed since the last log line (checkpointed: resumed logs match)
@@ -157,7 +172,7 @@ def train(cls, data, config, out: str | Path | None = None, *, config_name: str 
             ckpt.save(path, {"baseline": cls.name, "config": conf, "config_name": config_name, "info": info,
                              "step": at, "model": model.state_dict(), "optimizer": opt.state_dict(),
                              "generator": gen.get_state(), "log_accumulator": dict(acc),
-                             "log_accumulated": n_acc})
+                             "log_accumulated": n_acc, "cpu_threads": n_threads})
 
         end = config.steps if stop_at is None else min(stop_at, config.steps)
         t0 = time.perf_counter()
@@ -239,8 +254,8 @@ def _check_same_run(path: Path, state: dict, name: str, conf: dict, info: dict) 
                           "use another --out, or --fresh to start over")
 
 
-def _write_config(out: Path, name: str, config_name: str, conf: dict, info: dict) -> None:
+def _write_config(out: Path, name: str, config_name: str, conf: dict, info: dict, threads: int) -> None:
     tmp = out / (CONFIG + ".tmp")
-    tmp.write_text(json.dumps({"baseline": name, "config_name": config_name, "config": conf, "data": info},
-                              indent=2) + "\n")
+    tmp.write_text(json.dumps({"baseline": name, "config_name": config_name, "config": conf, "data": info,
+                               "cpu_threads": threads}, indent=2) + "\n")
     os.replace(tmp, out / CONFIG)
