@@ -89,6 +89,27 @@ def test_unwritable_output(tmp_path, cli):
         assert_clean_error(cli("generate", "multi_dsprites", "--num", "2", "--out", ro), "not writable")
 
 
+def test_unwritable_existing_dataset_or_split_directory(tmp_path, cli, monkeypatch):
+    """A dataset (or split) directory the user may not write is refused up front, its files untouched.
+
+    Permission bits cannot be tested as root, so ``os.access`` is made to deny the directory."""
+    import scenebench.datasets.writer as writer
+
+    args = ["generate", "multi_dsprites", "--num", "6", "--out", tmp_path, "--workers", "1", "--split", "test"]
+    assert cli(*args).exit_code == 0
+    d = tmp_path / f"multi_dsprites/lavae/v{DSPRITES_VERSION}-seed0"
+    before = {p: p.read_bytes() for p in d.rglob("*") if p.is_file()}
+    real = os.access
+    for denied in (d, d / "test"):
+        monkeypatch.setattr(writer.os, "access", lambda p, mode, denied=denied: Path(p) != denied and real(p, mode))
+        res = cli(*args[:3], "7", *args[4:])  # more samples: would write
+        assert_clean_error(res, f"{denied}: is not writable")
+        assert {p: p.read_bytes() for p in d.rglob("*") if p.is_file()} == before
+    monkeypatch.setattr(writer.os, "access", real)
+    (d / "train").write_text("not a folder")
+    assert_clean_error(cli(*args[:-1], "train"), "train: exists and is not a directory")
+
+
 def test_different_dataset_at_output_is_not_overwritten(tmp_path, cli):
     args = ["generate", "multi_dsprites", "--num", "10", "--out", tmp_path, "--workers", "1", "--split", "test"]
     assert cli(*args).exit_code == 0

@@ -183,6 +183,7 @@ def generate(spec: DatasetSpec, root: str | os.PathLike, *, splits: Iterable[str
     if scheduler is None:
         check_workers(workers)
     _check_writable(Path(root))
+    _check_dataset_writable(dataset_dir(root, spec), names)
     _check_space(spec, names, Path(root))
     from .shards import split_assets
 
@@ -336,6 +337,19 @@ def _check_writable(root: Path) -> None:
         raise DatasetError(f"{root}: {p} is not a directory; expected a writable output directory")
     if not os.access(p, os.W_OK | os.X_OK):
         raise DatasetError(f"{root}: {p} is not writable; expected a writable output directory")
+
+
+def _check_dataset_writable(out: Path, names) -> None:
+    """An existing dataset directory, and each existing split directory to write, must be writable (and folders)."""
+    for d in [out] + [out / s for s in names]:
+        if not os.path.lexists(d):
+            continue
+        if not d.is_dir():
+            raise DatasetError(f"{d}: exists and is not a directory; expected a dataset (or split) directory "
+                               "or nothing there")
+        if not os.access(d, os.W_OK | os.X_OK):
+            raise DatasetError(f"{d}: is not writable; expected write permission on the dataset and its split "
+                               "directories (or another --out)")
 
 
 # No shard compresses better than this (multi_dsprites/lavae, the most compressible, stores 1/68 of its
