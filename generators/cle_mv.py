@@ -18,7 +18,14 @@ the best placement is kept. Splits: train 1,500 / test 200 scenes.
 
 ``dolphin``: the same scenes with complex shapes in addition to the
 primitives: a dolphin, a fish, a duck, a sitting cat (extruded silhouette),
-a horse, a torus, a cone, a capsule and a blob (see :mod:`meshes`).
+a horse, a torus, a cone, a capsule and a blob (see :mod:`meshes`), each
+sized so that its mean amodal area per view matches the mean of the three
+primitives of the same size class (:data:`meshes.SIZE_FACTOR`; measured in
+300 scenes: within 5%). Long thin shapes need room, so ``dolphin`` keeps
+the objects' turned bounding boxes, not their bounding circles, ``min_gap``
+apart (``placement="boxes"``, largest first); a scene whose objects find
+no placement in ``max_attempts`` attempts is redrawn whole (about 1 scene
+in 1,500). Splits: train 3,000 / test 200 scenes (the LDS paper's).
 
 Per view (leading axis V): ``image`` RGB, ``segmentation`` (0 = background
 including the ground, k+1 = object slot k, from a ``RenderFlags.SEG`` pass:
@@ -45,6 +52,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -95,6 +103,13 @@ class CleMVConfig:
     min_visible_fraction: float = 0.5  # ... or this fraction of its amodal silhouette
     min_visible_views: int = 7
     max_attempts: int = 30
+    # no interpenetration: "circles" keeps the objects' bounding circles min_gap apart (CLEVR's rule);
+    # "boxes" their bounding boxes turned by their yaws (room for long thin shapes), largest first
+    placement: Literal["circles", "boxes"] = "circles"
+
+    def reach(self) -> float:
+        """An upper bound of how far an object extends from its centre (world units)."""
+        return max(2.0, max(meshes.FOOTPRINT[s] for s in self.shapes)) * max(self.sizes)
 
     def validate(self) -> None:
         if not (16 <= self.height <= 1024 and 16 <= self.width <= 1024):
@@ -119,12 +134,19 @@ class CleMVConfig:
         if not 0 < self.placement_radius <= 20 or not 0 <= self.min_gap <= 5:
             raise ValueError(f"placement_radius must be in (0, 20] and min_gap in [0, 5], "
                              f"got {self.placement_radius}, {self.min_gap}")
-        r = meshes.MAX_FOOTPRINT * max(self.sizes) + self.min_gap / 2.0
-        if self.max_objects * r**2 > MAX_PACKING * (self.placement_radius + r) ** 2:
+        if self.placement == "circles":
+            r = max(meshes.FOOTPRINT[s] for s in self.shapes) * max(self.sizes) + self.min_gap / 2.0
+            need, room = self.max_objects * r**2, MAX_PACKING * (self.placement_radius + r) ** 2
+        else:  # the mean turned box over shapes and sizes, against the disk its boxes can reach
+            ext = np.array([meshes.HALF_EXTENTS[s] for s in self.shapes])[:, None, :] * np.array(self.sizes)[:, None]
+            area = float(((2 * ext + self.min_gap).prod(-1)).mean())
+            reach = float(np.hypot(ext[..., 0], ext[..., 1]).max())
+            need, room = self.max_objects * area, MAX_PACKING * math.pi * (self.placement_radius + reach) ** 2
+        if need > room:
             raise ValueError(f"max_objects={self.max_objects} objects of size {max(self.sizes)} "
                              f"(min_gap {self.min_gap}) do not fit on a disk of placement_radius "
                              f"{self.placement_radius}; expected a larger disk or fewer / smaller objects")
-        clearance = self.camera_distance - self.placement_radius - 2 * max(self.sizes)
+        clearance = self.camera_distance - self.placement_radius - self.reach()
         if not (clearance > 0 and self.camera_distance <= 100):
             raise ValueError(f"camera_distance must be in (placement_radius + 2 * max size, 100], "
                              f"got {self.camera_distance}")
@@ -166,12 +188,13 @@ class Assets:
     footprint: np.ndarray  # (S,) bounding-circle radius at scale 1
     half_height: np.ndarray  # (S,) half the height at scale 1
     faces: tuple  # (S,) triangle counts, for the manifest
+    half_extents: np.ndarray  # (S, 2) bounding-box half-extents (x, y) on the ground at scale 1
 
 
 @register_generator
 class CleMV(Generator):
     name = "cle_mv"
-    VERSION = "1.2.0"
+    VERSION = "1.3.0"
     RELEASE_NOTES = {"1.0.0": "First release: presets cle-mv (CLEVR primitives) and dolphin (plus 9 procedural "
                               "complex shapes); 10 views at 64x64 with segmentation, amodal masks, depth, cameras.",
                      "1.1.0": "Faster rendering (~1.8x on one worker): all passes of a scene issued in one batch, "
@@ -184,6 +207,12 @@ class CleMV(Generator):
                               "samples of a seed differ from 1.1.0. Shards are stored with deflate by default (plain HDF5 "
                               "filters: any reader opens them) in power-of-two chunks. The renderer moved to "
                               "generators/sources/render.py (same bytes).",
+                     "1.3.0": "dolphin: the complex shapes are sized so that each covers as many pixels per view "
+                              "as CLEVR's primitives of the same size class (before, a dolphin or a fish covered a "
+                              "fifth of a sphere's pixels), objects keep their turned bounding boxes apart "
+                              "(placement='boxes', so long shapes fit), and the splits are the LDS paper's train "
+                              "3,000 / test 200; its samples differ from 1.2.0. cle-mv: samples unchanged (the "
+                              "config gains placement='circles', so its fingerprint changes).",
     }
     Config = CleMVConfig
     description = "CLE-MV: multi-view CLEVR-like scenes rendered with pyrender (LDS / MulMON)"
@@ -191,7 +220,8 @@ class CleMV(Generator):
     PRESETS = {
         "cle-mv": Preset(CleMVConfig(), {"train": Split(1_500), "test": Split(200)},
                          "LDS CLE-MV: 2-5 CLEVR objects, 10 views at 64x64 around the scene"),
-        "dolphin": Preset(CleMVConfig(shapes=meshes.SHAPES), {"train": Split(1_500), "test": Split(200)},
+        "dolphin": Preset(CleMVConfig(shapes=meshes.SHAPES, placement="boxes"),
+                          {"train": Split(3_000), "test": Split(200)},
                           "LDS Dolphin: CLE-MV with complex shapes (dolphin, fish, duck, cat, horse, torus, cone, "
                           "capsule, blob) besides the primitives"),
     }
@@ -239,7 +269,7 @@ class CleMV(Generator):
     def prepare(self, c: CleMVConfig, rng) -> Assets:
         shapes = [meshes.shape(s) for s in c.shapes]
         return Assets(np.array([s.footprint for s in shapes]), np.array([s.half_height for s in shapes]),
-                      tuple(len(s.mesh.faces) for s in shapes))
+                      tuple(len(s.mesh.faces) for s in shapes), np.array([s.half_extents for s in shapes]))
 
     def describe_assets(self, assets: Assets) -> dict:
         # the pixels also depend on the rendering stack (and on Mesa's llvmpipe, which only a GL context can name)
@@ -283,7 +313,20 @@ def _visibility_score(c: CleMVConfig, seg: np.ndarray, masks: np.ndarray, n: int
     return int((views >= c.min_visible_views).sum()), int(np.minimum(views, c.min_visible_views).sum())
 
 
+SCENE_REDRAWS = 100  # "boxes": scenes whose objects find no placement are redrawn, at most this often
+
+
 def _draw(rng, c: CleMVConfig, assets: Assets, out) -> None:
+    for _ in range(SCENE_REDRAWS if c.placement == "boxes" else 1):
+        if _draw_scene(rng, c, assets, out):
+            return
+    raise ConfigError(f"cle_mv: could not place the objects of a scene without overlap in {c.max_attempts} "
+                      "attempts; expected a larger placement_radius or fewer / smaller objects "
+                      "(max_objects, sizes, min_gap)")
+
+
+def _draw_scene(rng, c: CleMVConfig, assets: Assets, out) -> bool:
+    """Draw one scene into ``out``; False (nothing written) when no placement of its objects was found."""
     V, H, W = c.num_views, c.height, c.width
     n = int(rng.integers(c.min_objects, c.max_objects + 1))
     shape = rng.integers(0, len(c.shapes), n)
@@ -308,8 +351,13 @@ def _draw(rng, c: CleMVConfig, assets: Assets, out) -> None:
     seg, depth, masks = out["segmentation"], out["depth"], out["masks"]
     best = None  # (score, positions, yaw, seg, depth, masks) of the best rejected placement
     for _ in range(c.max_attempts):
-        xy = scene3d.place_on_disk(rng, footprint, c.placement_radius, c.min_gap)
-        yaw = 2 * math.pi * rng.random(n)
+        if c.placement == "boxes":
+            yaw = 2 * math.pi * rng.random(n)
+            xy = scene3d.place_boxes_on_disk(rng, assets.half_extents[shape] * scale[:, None], yaw,
+                                             c.placement_radius, c.min_gap)
+        else:
+            xy = scene3d.place_on_disk(rng, footprint, c.placement_radius, c.min_gap)
+            yaw = 2 * math.pi * rng.random(n)
         if xy is None:
             continue
         pos = np.concatenate([xy, z[:, None]], 1)
@@ -323,9 +371,7 @@ def _draw(rng, c: CleMVConfig, assets: Assets, out) -> None:
             best = (score, pos, yaw, seg.copy(), depth.copy(), masks.copy())
     else:
         if best is None:
-            raise ConfigError(f"cle_mv: could not place {n} objects without overlap in {c.max_attempts} "
-                              "attempts; expected a larger placement_radius or fewer / smaller objects "
-                              "(max_objects, sizes, min_gap)")
+            return False
         _, pos, yaw, seg[...], depth[...], masks[...] = best
         stage.set_objects(**look, poses=_object_poses(scale, pos, yaw))
         stage.render_views(w2c, K, image=out["image"])
@@ -361,13 +407,14 @@ def _draw(rng, c: CleMVConfig, assets: Assets, out) -> None:
             if rows[k].any():
                 r, q = np.flatnonzero(rows[k]), np.flatnonzero(cols[k])
                 out["objects/bbox"][v, k] = (q[0], r[0], q[-1] + 1, r[-1] + 1)
+    return True
 
 
 # ---------------------------------------------------------------- the stage: ground, lights, object shapes
 def _stage(c: CleMVConfig) -> render.Stage:
     """This process's render stage for the config's image size and lighting (created on first use)."""
     key = ("cle_mv", c.width, c.height, c.ambient, c.key_light, c.fill_light, tuple(c.ground_rgb), c.shadows,
-           c.shadow_map_size, c.placement_radius, tuple(c.sizes))
+           c.shadow_map_size, c.placement_radius, c.reach())
     return render.per_process(key, lambda: _new_stage(c))
 
 
@@ -375,7 +422,7 @@ def _new_stage(c: CleMVConfig) -> render.Stage:
     stage = render.Stage(c.width, c.height, _shape_mesh, background=(0.3, 0.3, 0.3), ambient=c.ambient,
                          znear=0.5, zfar=400.0)
     stage.add_ground(c.ground_rgb, roughness=0.9)
-    reach = c.placement_radius + 2.0 * max(c.sizes)  # every object lies within this distance of the centre
+    reach = c.placement_radius + c.reach()  # every object lies within this distance of the centre
     stage.add_key_light(c.key_light, shadow_map_size=c.shadow_map_size if c.shadows else None,
                         shadow_area=((0.0, 0.0, max(c.sizes)), reach))
     stage.add_point_light((-4.0, 5.0, 6.0), c.fill_light)  # the fill light
@@ -396,3 +443,26 @@ def _object_poses(scale, position, yaw) -> np.ndarray:
                     [0.0, 0.0, scale[k], position[k][2]],
                     [0.0, 0.0, 0.0, 1.0]]
     return poses
+
+
+def silhouette_pixels(c: CleMVConfig, shape: str, scale: float, yaws: int = 8) -> float:
+    """Mean amodal pixels per view of ``shape`` at ``scale`` alone at the scene centre.
+
+    Averaged over ``yaws`` evenly spaced yaws and the config's ``num_views``
+    evenly spaced cameras (no jitter): the measure the complex shapes' sizes
+    are matched on (:data:`meshes.SIZE_FACTOR`, ``tests/test_cle_mv.py``).
+    """
+    V, H, W = c.num_views, c.height, c.width
+    az = 2 * math.pi * np.arange(V) / V
+    w2c = scene3d.orbit_cameras(az, np.full(V, math.radians(c.elevation_deg)), np.full(V, c.camera_distance))
+    K = scene3d.intrinsics(c.fov_deg, W, H)
+    stage = _stage(c)
+    masks = np.zeros((V, 1, H, W), bool)
+    z = meshes.shape(shape).half_height * scale
+    total = 0.0
+    for j in range(yaws):
+        stage.set_objects([shape], [(128, 128, 128)], [0.0], [0.85],
+                          _object_poses([scale], [(0.0, 0.0, z)], [2 * math.pi * j / yaws]))
+        stage.render_views(w2c, K, masks=masks)
+        total += masks.sum() / V
+    return total / yaws

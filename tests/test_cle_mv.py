@@ -38,7 +38,10 @@ def test_presets_and_features():
     assert c.shapes == ("cube", "sphere", "cylinder") and c.materials == ("rubber", "metal")
     assert c.colors == ("gray", "red", "blue", "green", "brown", "purple", "cyan", "yellow")
     assert meshes.CLEVR_COLORS["cyan"] == (41, 208, 208) and meshes.CLEVR_COLORS["yellow"] == (255, 238, 51)
-    dol = resolve("cle_mv", "dolphin").split_config("train")
+    dol_spec = resolve("cle_mv", "dolphin")
+    assert {s: v["num_samples"] for s, v in dol_spec.splits.items()} == {"train": 3_000, "test": 200}  # LDS
+    dol = dol_spec.split_config("train")
+    assert dol.placement == "boxes" and c.placement == "circles"
     assert set(c.shapes) < set(dol.shapes)
     assert len(set(dol.shapes) - set(meshes.PRIMITIVES)) >= 6
 
@@ -238,8 +241,11 @@ def test_dolphin_shapes():
         lo, hi = sh.mesh.bounds
         assert np.allclose((lo + hi) / 2, 0, atol=1e-9)
         if name in meshes.COMPLEX:
-            assert np.isclose(np.max(hi - lo) / 2, 1.0)
-        assert sh.footprint <= meshes.MAX_FOOTPRINT and 0 < sh.half_height <= 1.0 + 1e-9
+            assert np.isclose(np.max(hi - lo) / 2, meshes.SIZE_FACTOR[name])
+        # the tables config validation reads without building meshes
+        assert abs(sh.footprint - meshes.FOOTPRINT[name]) < 1e-3, name
+        assert np.allclose(sh.half_extents, meshes.HALF_EXTENTS[name], atol=1e-3), name
+        assert 0 < sh.half_height <= 1.5
         sizes.add((len(sh.mesh.faces), round(float(sh.mesh.area), 4)))
     assert len(sizes) == len(meshes.SHAPES)  # all distinct
     # built deterministically
@@ -248,6 +254,61 @@ def test_dolphin_shapes():
     assert np.array_equal(meshes.shape("dolphin").mesh.vertices, v)
     with pytest.raises(ValueError, match="unknown shape"):
         meshes.shape("teapot")
+
+
+def test_complex_shapes_are_as_large_as_the_primitives():
+    """Alone at the scene centre, each complex shape covers as many pixels per view as CLEVR's primitives
+    on average (within 12%; in generated scenes within 25% is the promise, tested in the slow test below)."""
+    c = resolve("cle_mv", "dolphin").split_config("train")
+    large = max(c.sizes)
+    area = {s: cle_mv.silhouette_pixels(c, s, large, yaws=4) for s in meshes.SHAPES}
+    target = np.mean([area[s] for s in meshes.PRIMITIVES])
+    off = {s: round(area[s] / target - 1, 3) for s in meshes.COMPLEX}
+    assert all(abs(v) <= 0.12 for v in off.values()), off
+
+
+@pytest.mark.slow
+def test_dolphin_mean_amodal_area_per_view_matches_the_primitives(tmp_path):
+    d = generate("cle_mv", "dolphin", tmp_path, num=300, workers=2, splits=["train"])
+    a = read_split(d, "train")
+    c = resolve("cle_mv", "dolphin").split_config("train")
+    area = a["masks"].sum(axis=(-1, -2)).mean(axis=1)  # (N, K): mean amodal pixels per view
+    for z in range(len(c.sizes)):
+        per = {}
+        for i, k in enumerate(a["num_objects"]):
+            for j in range(k):
+                if a["objects/size"][i, j] == z:
+                    per.setdefault(c.shapes[a["objects/shape"][i, j]], []).append(area[i, j])
+        target = np.mean([np.mean(per[s]) for s in meshes.PRIMITIVES])
+        for s in meshes.COMPLEX:
+            assert abs(np.mean(per[s]) / target - 1) <= 0.25, (c.size_names[z], s, np.mean(per[s]), target)
+
+
+def test_turned_boxes_overlap_and_placement():
+    rng = np.random.default_rng(0)
+    # the separating-axis test agrees with a dense point sampling of both rectangles
+    u = np.stack(np.meshgrid(np.linspace(-1, 1, 41), np.linspace(-1, 1, 41)), -1).reshape(-1, 2)
+    for _ in range(300):
+        c1, c2 = rng.uniform(-2, 2, 2), rng.uniform(-2, 2, 2)
+        y1, y2 = rng.uniform(0, 2 * math.pi, 2)
+        e1, e2 = rng.uniform(0.1, 1.5, 2), rng.uniform(0.1, 1.5, 2)
+        rot = lambda y: np.array([[math.cos(y), -math.sin(y)], [math.sin(y), math.cos(y)]])  # noqa: E731
+        p = (u * e1) @ rot(y1).T + c1  # points of box 1, in box 2's frame:
+        q = (p - c2) @ rot(y2)
+        sampled = (np.abs(q) <= e2 + 1e-9).all(1).any()
+        if sampled:
+            assert scene3d.boxes_overlap(c1, y1, e1, c2, y2, e2)
+        # (a miss by the sampling can still be a thin overlap; the exact test may say True then)
+    assert not scene3d.boxes_overlap((0, 0), 0.0, (2, 0.2), (0, 1), 0.0, (2, 0.2))
+    assert scene3d.boxes_overlap((0, 0), 0.0, (2, 0.2), (0, 1), math.pi / 2, (2, 0.2))
+    ext = np.array([[1.7, 0.7], [1.6, 0.3], [0.5, 0.5], [0.35, 0.35]])
+    yaw = rng.uniform(0, 2 * math.pi, 4)
+    xy = scene3d.place_boxes_on_disk(rng, ext, yaw, 2.5, 0.25)
+    assert xy is not None and (np.hypot(xy[:, 0], xy[:, 1]) <= 2.5).all()
+    for i in range(4):
+        for j in range(i):
+            assert not scene3d.boxes_overlap(xy[i], yaw[i], ext[i] + 0.125, xy[j], yaw[j], ext[j] + 0.125)
+    assert scene3d.place_boxes_on_disk(rng, np.full((5, 2), 3.0), yaw, 1.0, 0.25) is None
 
 
 def test_dolphin_scenes(tmp_path):
@@ -260,6 +321,13 @@ def test_dolphin_scenes(tmp_path):
         assert not ((seg[:, None] == np.arange(1, K + 1)[None, :, None, None]) & ~masks).any()
         assert np.array_equal(masks.any(1), seg > 0)
         assert cle_mv._visibility_score(cfg, seg, masks, k)[0] == k
+        # the objects' turned bounding boxes on the ground stay min_gap apart
+        ext = np.array([meshes.HALF_EXTENTS[cfg.shapes[t]] for t in a["objects/shape"][i, :k]])
+        ext = ext * a["objects/scale"][i, :k, None] + cfg.min_gap / 2 - 1e-4
+        pos, yaw = a["objects/position"][i, :k, :2], a["objects/rotation"][i, :k]
+        for p in range(k):
+            for q in range(p):
+                assert not scene3d.boxes_overlap(pos[p], yaw[p], ext[p], pos[q], yaw[q], ext[q])
     assert (d / "preview.png").exists()
 
 
@@ -280,6 +348,7 @@ def test_triangulate_nonconvex():
     ("colors", "red,red", "without repeats"),
     ("sizes", "0.35", "size_names"),
     ("max_objects", "20", "do not fit"),
+    ("placement", "grid", "expected one of circles, boxes"),
     ("min_visible_views", "11", "min_visible_views"),
     ("camera_distance", "3", "camera_distance"),
     ("distance_jitter", "7", "distance_jitter"),

@@ -9,7 +9,10 @@ a scene places it by one scale factor ``s`` (CLEVR's object "size"):
   primitives look about as large);
 - complex shapes (``dolphin``, ``fish``, ``duck``, ``cat``, ``horse``,
   ``torus``, ``cone``, ``capsule``, ``blob``): the largest half-extent of the
-  bounding box is 1.
+  bounding box is :data:`SIZE_FACTOR` ``[name]``, chosen so that each
+  shape's mean amodal area per view in CLE-MV's cameras matches the mean of
+  CLEVR's three primitives at the same scale (a dolphin with half-extent 1,
+  as long as a sphere is wide, covers a quarter of a sphere's pixels).
 
 Meshes are built from closed components (a dolphin is a revolved body plus
 extruded fins, overlapping but not boolean-merged, which renders the same),
@@ -52,8 +55,25 @@ MATERIALS: dict[str, tuple[float, float]] = {
 PRIMITIVES = ("cube", "sphere", "cylinder")
 COMPLEX = ("dolphin", "fish", "duck", "cat", "horse", "torus", "cone", "capsule", "blob")
 SHAPES = PRIMITIVES + COMPLEX
-# every canonical shape's footprint (bounding-circle radius at scale 1) is at most this (checked by the tests)
-MAX_FOOTPRINT = 1.1
+# Largest half-extent of each complex shape at scale 1: sqrt(primitives' mean silhouette pixels / the
+# shape's at half-extent 1), measured with cle_mv.silhouette_pixels (alone at the scene centre, 8 yaws x
+# 10 views, elevation 30 deg, both sizes averaged); tests/test_cle_mv.py re-measures it.
+SIZE_FACTOR: dict[str, float] = {
+    "dolphin": 2.42, "fish": 2.35, "duck": 1.61, "cat": 1.43, "horse": 1.98,
+    "torus": 1.42, "cone": 1.28, "capsule": 1.70, "blob": 1.22,
+}
+# Ground-plane facts of each canonical shape at scale 1, read by config validation without building a
+# mesh (a test checks them against the meshes): the bounding-circle radius (``Shape.footprint``) and the
+# half-extents (x, y) of the bounding box, which turns with the object's yaw.
+FOOTPRINT: dict[str, float] = {
+    "cube": 1.0, "sphere": 1.0, "cylinder": 1.0, "dolphin": 2.606, "fish": 2.351, "duck": 1.61,
+    "cat": 1.501, "horse": 1.98, "torus": 1.42, "cone": 1.28, "capsule": 1.70, "blob": 1.277,
+}
+HALF_EXTENTS: dict[str, tuple[float, float]] = {
+    "cube": (0.707, 0.707), "sphere": (1.0, 1.0), "cylinder": (1.0, 1.0), "dolphin": (2.42, 0.968),
+    "fish": (2.35, 0.401), "duck": (1.61, 0.955), "cat": (1.43, 0.455), "horse": (1.98, 0.576),
+    "torus": (1.42, 1.42), "cone": (1.28, 1.28), "capsule": (1.70, 0.729), "blob": (1.22, 1.069),
+}
 
 
 @dataclass(frozen=True)
@@ -67,12 +87,14 @@ class Shape:
             plane holding the mesh at any yaw (max over vertices of sqrt(x²+y²)).
         half_height: half the z extent; a shape of scale ``s`` rests on the
             ground when its centre is at z = ``s * half_height``.
+        half_extents: (x, y) half-extents of the bounding box in the ground plane.
     """
 
     name: str
     mesh: object
     footprint: float
     half_height: float
+    half_extents: tuple[float, float]
 
 
 def shape(name: str) -> Shape:
@@ -90,13 +112,15 @@ def _shape(name: str) -> Shape:
     lo, hi = mesh.bounds
     mesh.apply_translation(-(lo + hi) / 2.0)
     if name not in PRIMITIVES:
-        mesh.apply_scale(1.0 / float(np.max(hi - lo) / 2.0))
+        mesh.apply_scale(SIZE_FACTOR[name] / float(np.max(hi - lo) / 2.0))
     mesh = trimesh.Trimesh(mesh.vertices, mesh.faces, process=True)
     mesh.fix_normals(multibody=True)
     # split vertices at sharp edges (> 35 degrees): flat faces stay flat under smooth shading
     mesh = trimesh.graph.smooth_shade(mesh, angle=math.radians(35))
     v = mesh.vertices
-    return Shape(name, mesh, float(np.sqrt((v[:, :2] ** 2).sum(1)).max()), float((v[:, 2].max() - v[:, 2].min()) / 2))
+    ext = (v.max(0) - v.min(0)) / 2
+    return Shape(name, mesh, float(np.sqrt((v[:, :2] ** 2).sum(1)).max()), float(ext[2]),
+                 (float(ext[0]), float(ext[1])))
 
 
 # ---------------------------------------------------------------- primitives
