@@ -58,6 +58,9 @@ def test_paper_numbers_beside_measured(tmp_path):
     assert "| 1 | no paper metric |" in section and "paper |" not in section  # LAVAE reports no mIoU
     html = render(tmp_path, "html")
     assert html.count('<tr class="paper">') == 4 and "42.2<span class=\"sd\">± 1.1</span>" in html
+    # CIS's denominators are explained under the paper rows, in both formats (not x/256 silently beside 21/255)
+    for text in (md, html):
+        assert "out of 255, while the paper" in text and "256 test sequences" in text and "cis-grid" in text
 
 
 def test_untrusted_strings_are_escaped(tmp_path):

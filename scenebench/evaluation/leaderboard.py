@@ -360,6 +360,9 @@ def _render_html(groups: list[dict]) -> str:
             out.append(f'<tr class="paper"><td data-v="">paper</td><td class="l">{_e(method)}<br><small>{_e(source)}'
                        f'</small></td>{cells}<td data-v=""></td><td></td><td></td></tr>')
         out.append("</tbody></table></div>")
+        notes = sorted({p.note for nums in g["papers"].values() for p in nums.values() if p.note})
+        if notes:
+            out.append(f'<p class="notes">Paper rows: {_e("; ".join(notes))}.</p>')
     out.append(f"<script>{_JS}</script></body></html>")
     return "\n".join(out) + "\n"
 
