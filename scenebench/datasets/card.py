@@ -89,6 +89,27 @@ def sheet_from_split(directory: Path, split: str, n: int = 16, columns: int = 4,
         reader.close()
 
 
+LABEL_FIELD = "objects/label"  # a per-object class feature (-1 = empty slot); the card counts its values
+
+
+def label_counts(directory: Path, manifest: dict) -> dict:
+    """``{split: {label: count}}`` of the ``objects/label`` values >= 0 of every split that has that feature."""
+    from .reader import SplitReader
+
+    out = {}
+    for split, feats in manifest["features"].items():
+        if split not in manifest["splits"] or not any(f["name"] == LABEL_FIELD for f in feats):
+            continue
+        reader = SplitReader(directory, split, fields=[LABEL_FIELD], manifest=manifest)
+        try:
+            labels = reader.read(0, len(reader))[LABEL_FIELD].reshape(-1).astype(np.int64)
+        finally:
+            reader.close()
+        values, counts = np.unique(labels[labels >= 0], return_counts=True)
+        out[split] = {int(v): int(c) for v, c in zip(values, counts)}
+    return out
+
+
 def write_card(directory: Path, manifest: dict) -> None:
     """Write ``preview.png`` and ``README.md`` for a dataset directory (before its manifest)."""
     import os
@@ -104,7 +125,7 @@ def write_card(directory: Path, manifest: dict) -> None:
         os.replace(tmp, preview)
     finally:
         tmp.unlink(missing_ok=True)
-    write_text_atomic(directory / "README.md", render_card(manifest, first))
+    write_text_atomic(directory / "README.md", render_card(manifest, first, label_counts(directory, manifest)))
 
 
 def _storage(m: dict) -> str:
@@ -123,7 +144,8 @@ def _storage(m: dict) -> str:
     return f"`{name}` ({how})"
 
 
-def render_card(m: dict, preview_split: str) -> str:
+def render_card(m: dict, preview_split: str, labels: dict | None = None) -> str:
+    """The dataset card's markdown; ``labels`` (:func:`label_counts`) adds a class histogram per split."""
     ident = m["identity"]
     gen = m["generator"]
     lines = [
@@ -148,6 +170,12 @@ def render_card(m: dict, preview_split: str) -> str:
     ]
     for s, e in m["splits"].items():
         lines.append(f"| {s} | {e['num_samples']:,} | {len(e['shards'])} |")
+    if labels:
+        classes = sorted({v for h in labels.values() for v in h})
+        lines += ["", "## Class histogram", "", f"Count of each `{LABEL_FIELD}` value over the split's objects.", "",
+                  "| split | " + " | ".join(map(str, classes)) + " |", "|---|" + "---|" * len(classes)]
+        for s, h in labels.items():
+            lines.append(f"| {s} | " + " | ".join(f"{h.get(v, 0):,}" for v in classes) + " |")
     lines += ["", "## Parameters", "", "| parameter | value |", "|---|---|"]
     for k, v in ident["config"].items():
         if k != "splits":
