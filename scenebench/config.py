@@ -21,10 +21,21 @@ from .errors import ConfigError
 
 @dataclass(frozen=True)
 class Split:
-    """One split of a preset: its default size and config overrides."""
+    """One split of a preset: its default size and config overrides.
+
+    ``track="split"`` says the split's samples are the consecutive frames of
+    one track (an enumerated sweep such as ``multi_texture/cis-grid``):
+    ``evaluate`` then scores identity switches over the whole split as one
+    sequence. It is recorded in the dataset's identity (only when set).
+    """
 
     num_samples: int
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    track: Literal["", "split"] = ""
+
+    def __post_init__(self):
+        if self.track not in ("", "split"):
+            raise ValueError(f"Split.track must be '' or 'split', got {self.track!r}")
 
 
 @dataclass(frozen=True)

@@ -186,7 +186,8 @@ def resolve(family: str, preset: str, *, seed: int = 0, overrides: Mapping[str, 
         raise ConfigError(f"seed must be an integer in [0, 2**63), got {seed!r}")
     p = gen.PRESETS[preset]
     config = p.config
-    splits = {k: {"num_samples": s.num_samples, "overrides": dict(s.overrides)} for k, s in p.splits.items()}
+    splits = {k: {"num_samples": s.num_samples, "overrides": dict(s.overrides), **({"track": s.track} if s.track else {})}
+              for k, s in p.splits.items()}
     if num is not None:
         if isinstance(num, bool) or not isinstance(num, int) or not 1 <= num <= MAX_SPLIT_SAMPLES:
             raise ConfigError(f"--num must be an integer in [1, {MAX_SPLIT_SAMPLES:,}], got {num!r}")

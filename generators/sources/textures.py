@@ -16,6 +16,12 @@ a dark and a light color of one hue.
 
 Chessboard: ``(floor(u / cell) + floor(v / cell)) mod 2`` in the object's own
 rotated frame, so the board turns and moves with its object.
+
+For the CIS authors' Multi-Texture (``multi_texture/cis``): :func:`plank`, a
+procedural wood plank with horizontal grain matching the statistics of the
+authors' background photo; :func:`hue_shift`, their colorization (a hue
+rotation, saturation and value kept); :func:`fixed_chessboard`, one board in
+image coordinates that objects are windows onto.
 """
 
 from __future__ import annotations
@@ -214,3 +220,128 @@ def chessboard(u: np.ndarray, v: np.ndarray, cell: np.ndarray, offset_u: np.ndar
     index += b.astype(np.intp)
     index &= 1
     return index
+
+
+# ---------------------------------------------------------------- plank wood, hue shift, fixed chessboard
+# The CIS authors' Multi-Texture background is one photographed wood plank with horizontal grain. We do not
+# ship the photo; :func:`plank` draws a procedural plank with its statistics (measured on the 64x64 photo):
+# mean RGB, the std of the channel mean ("luma"), and the mean absolute difference of the luma between
+# neighbouring pixels along x (across the grain lines) and along y.
+PLANK_MEAN = (173.0, 121.0, 80.0)
+PLANK_LUMA_STD = 5.7
+PLANK_GRADIENT = (1.0, 4.4)  # mean |d luma / dx|, mean |d luma / dy|
+# colors vary mostly along one direction (the photo's first principal color axis); a weak second axis
+_PLANK_AXIS = (0.659, 0.609, 0.442)
+_PLANK_AXIS2 = (-0.666, 0.199, 0.719)
+_PLANK_AXIS2_STD = 2.0
+
+
+def _unit(f: np.ndarray) -> np.ndarray:
+    f = f - f.mean()
+    return f / f.std()
+
+
+def _ar1_amplitude(n: int, phi: float, real: bool = False) -> np.ndarray:
+    """Square root of the power spectrum of a unit-variance AR(1) process (exponential correlation phi**d)."""
+    f = np.fft.rfftfreq(n) if real else np.fft.fftfreq(n)
+    return np.sqrt((1 - phi * phi) / (1 - 2 * phi * np.cos(2 * np.pi * f) + phi * phi))
+
+
+def _phase_field(rng: np.random.Generator, height: int, width: int, phi_y: float, phi_x: float | None) -> np.ndarray:
+    """Periodic random-phase field (float64, zero mean, unit std) with AR(1) spectra along y and x.
+
+    ``phi_x=None``: constant along x (one value per row: a grain line across the whole plank).
+    """
+    if phi_x is None:
+        spec = _ar1_amplitude(height, phi_y) * np.exp(2j * np.pi * rng.random(height))
+        return np.repeat(_unit(np.fft.ifft(spec).real)[:, None], width, axis=1)
+    amp = _ar1_amplitude(height, phi_y)[:, None] * _ar1_amplitude(width, phi_x, real=True)[None, :]
+    spec = amp * np.exp(2j * np.pi * rng.random((height, width // 2 + 1)))
+    return _unit(np.fft.irfft2(spec, s=(height, width)))
+
+
+def plank_stats(rgb: np.ndarray) -> dict:
+    """Mean RGB, luma std and mean |luma gradient| along x and y of an (H, W, 3) image (luma = channel mean)."""
+    a = np.asarray(rgb, np.float64)
+    luma = a.mean(-1)
+    return {"mean_rgb": a.reshape(-1, 3).mean(0).tolist(), "luma_std": float(luma.std()),
+            "gradient_x": float(np.abs(np.diff(luma, axis=1)).mean()),
+            "gradient_y": float(np.abs(np.diff(luma, axis=0)).mean())}
+
+
+def plank(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A procedural wood plank with horizontal grain, (H, W, 3) uint8, with the CIS photo's statistics.
+
+    Luma is a mix of grain lines (constant along x: a smooth AR(1) profile
+    across the rows plus a fine white one) and short streaks (AR(1) along
+    both axes, long along x); a weak independent field moves the color along
+    a second axis. The mixing weights are set by bisection so that this
+    plank's own mean |gradient| along y, then along x, equal PLANK_GRADIENT;
+    the luma is scaled to PLANK_LUMA_STD and centred on PLANK_MEAN. So every
+    plank (any ``rng``) has those statistics to within rounding.
+    """
+    H, W = height, width
+    coarse = _phase_field(rng, H, W, 0.85, None)
+    fine = _phase_field(rng, H, W, 0.0, None)
+    streak = _phase_field(rng, H, W, 0.53, 0.8)
+    second = _phase_field(rng, H, W, 0.5, 0.8)
+    axis = np.asarray(_PLANK_AXIS) / np.linalg.norm(_PLANK_AXIS)
+    axis2 = np.asarray(_PLANK_AXIS2) - axis * (axis @ _PLANK_AXIS2)
+    axis2 /= np.linalg.norm(axis2)
+    scale = PLANK_LUMA_STD / axis.mean()  # luma std of a unit field along ``axis``
+    base = np.asarray(PLANK_MEAN) + second[..., None] * (_PLANK_AXIS2_STD * axis2)
+
+    def make(w_fine: float, w_streak: float) -> np.ndarray:
+        rows = _unit(np.sqrt(1 - w_fine) * coarse + np.sqrt(w_fine) * fine)
+        f = _unit(np.sqrt(1 - w_streak) * rows + np.sqrt(w_streak) * streak)
+        return np.clip(np.rint(base + f[..., None] * (scale * axis)), 0, 255).astype(np.uint8)
+
+    def gradient(img: np.ndarray, axis: int) -> float:
+        return float(np.abs(np.diff(img.astype(np.float64).mean(-1), axis=axis)).mean())
+
+    def solve(fn, target: float, hi: float) -> float:  # fn increasing on [0, hi]
+        lo = 0.0
+        for _ in range(30):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if fn(mid) < target else (lo, mid)
+        return (lo + hi) / 2
+
+    w_fine, w_streak = 0.25, 0.1
+    for _ in range(3):  # the two weights barely interact: a few alternating rounds converge
+        w_fine = solve(lambda w: gradient(make(w, w_streak), 0), PLANK_GRADIENT[1], 1.0)
+        w_streak = solve(lambda w: gradient(make(w_fine, w), 1), PLANK_GRADIENT[0], 0.6)
+    return make(w_fine, w_streak)
+
+
+def hue_sextant(rgb: np.ndarray) -> np.ndarray:
+    """HSV hue of RGB colors ``(..., 3)`` (float64) in sextants, ``6 * hue`` in [-1, 5] (0 for grays)."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    mx = rgb.max(-1)
+    chroma = mx - rgb.min(-1)
+    safe = np.where(chroma > 0, chroma, 1.0)
+    return np.where(mx == r, (g - b) / safe, np.where(mx == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0))
+
+
+def hue_shift(rgb, delta) -> np.ndarray:
+    """Rotate the hue of RGB colors ``(..., 3)`` by ``delta`` turns (saturation and value kept), float64.
+
+    RGB to HSV, ``hue = (hue + delta) mod 1``, back to RGB, as
+    ``tf.image.adjust_hue`` does; any scale (0-1 or 0-255) in, the same
+    scale out. ``delta`` broadcasts against ``rgb.shape[:-1]``.
+    """
+    rgb = np.asarray(rgb, np.float64)
+    mx = rgb.max(-1)
+    chroma = mx - rgb.min(-1)
+    h6 = np.mod(hue_sextant(rgb) + 6.0 * np.asarray(delta, np.float64), 6.0)
+    out = np.empty(np.broadcast_shapes(rgb.shape, h6.shape + (3,)))
+    for ch, n in enumerate((5.0, 3.0, 1.0)):  # f(n) = V - C * clip(min(k, 4 - k), 0, 1), k = (n + 6 h) mod 6
+        k = np.mod(n + h6, 6.0)
+        out[..., ch] = mx - chroma * np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)
+    return out
+
+
+def fixed_chessboard(height: int, width: int, cell: int) -> np.ndarray:
+    """Chessboard parity (H, W) uint8 in image coordinates: ``(y // cell + x // cell) mod 2``, 0 at the top-left."""
+    y = np.arange(height)[:, None] // cell
+    x = np.arange(width)[None, :] // cell
+    return ((y + x) % 2).astype(np.uint8)

@@ -116,12 +116,21 @@ def _has(fields: Iterable[str], need: str) -> bool:
     return bool(fields & {"segmentation", "masks"}) if need == "labels" else need in fields
 
 
+def _sequence_metric_applies(name: str, lay: Layout) -> bool:
+    """Identity metrics apply to sequences (``(N, T, H, W)``) and to a split that is one track
+    (``Split(track="split")``: the N still images are its frames); counting sequences with a switch
+    needs more than one sequence."""
+    if lay.lead_kind == "frames":
+        return True
+    return lay.track == "split" and name != "sequences_with_switch"
+
+
 def applicable_metrics(fields: Iterable[str], lay: Layout) -> list[str]:
     """Metric names that the submission's fields and the dataset's features allow, in canonical order."""
     fields = set(fields)
     out = []
     for name, info in METRICS.items():
-        if info.sequences_only and lay.lead_kind != "frames":
+        if info.sequences_only and not _sequence_metric_applies(name, lay):
             continue
         if all(_has(fields, n) for n in info.needs) and all(g in lay.gt_fields for g in info.gt):
             out.append(name)
@@ -153,8 +162,9 @@ def select_metrics(requested: Sequence[str] | str | None, fields: Iterable[str],
             raise ConfigError(f"--metrics: unknown metric {n!r}; valid names: {', '.join(METRICS)}")
         if n not in ok:
             info = METRICS[n]
-            if info.sequences_only and lay.lead_kind != "frames":
-                why = f"{lay.name} is not a sequence dataset"
+            if info.sequences_only and not _sequence_metric_applies(n, lay):
+                why = (f"{lay.name} split {lay.split!r} is one track, not a set of sequences" if lay.track
+                       else f"{lay.name} is not a sequence dataset")
             elif not all(g in lay.gt_fields for g in info.gt):
                 why = f"{lay.name} has no {' / '.join(info.gt)} ground truth"
             else:
@@ -240,6 +250,7 @@ class _Job:
     num_dims: int
     image_ndim: int
     submission: object  # an HDF5 Submission (re-opened per process) or None when blocks are shipped
+    track: str = ""  # "split": identity metrics are scored over the whole split (see _one_track)
 
 
 _READERS: dict = {}  # per process: (directory, split, fields) -> SplitReader
@@ -282,7 +293,7 @@ def _score_block(job: _Job, start: int, stop: int, pred: dict | None = None) -> 
         if seg:
             res = M.segmentation_metrics(gt["segmentation"], labels, metrics=seg, reduction="none")
             out.update({m: np.asarray(v, np.float64).ravel() for m, v in res.items()})
-        if want & set(ID_METRICS):
+        if want & set(ID_METRICS) and not job.track:
             out["_idsw"] = M.identity_switches(gt["segmentation"], labels)
     if "count_accuracy" in want:
         out["count_accuracy"] = M.count_accuracy(gt["num_objects"], pred["num_objects"], reduction="none")
@@ -451,7 +462,9 @@ def evaluate(submission, data, *, split: str | None = None, metrics: Sequence[st
         gt_fields = tuple(sorted({g for n in names for g in METRICS[n].gt}))
         num_dims = int(np.prod(lay.image_shape, dtype=np.int64))
         job = _Job(str(directory), lay.split, gt_fields, pred_fields, tuple(names), lay.lead_kind, num_dims,
-                   lay.image_ndim, sub if sub.random_access else None)
+                   lay.image_ndim, sub if sub.random_access else None, lay.track)
+        if lay.track and any(n in ID_METRICS for n in names):
+            _check_one_track_size(lay)
         # unused fields are still checked: their values must be valid too
         check_only = tuple(k for k in sub.fields if k not in pred_fields)
         per = _sample_bytes(lay, {k: sub.fields[k] for k in pred_fields}, gt_fields, manifest)
@@ -467,6 +480,8 @@ def evaluate(submission, data, *, split: str | None = None, metrics: Sequence[st
             _check_field_values(sub, k, lay.num_samples, {k: sub.fields[k]})
         try:
             parts = _run_blocks(job, sub, blocks, nworkers, progress, lay.num_samples)
+            if lay.track and any(n in ID_METRICS for n in names):
+                parts = [{**parts[0], "_idsw": _one_track(job, sub, lay, blocks)}] + parts[1:] if parts else parts
         finally:
             _close_reader(job)
         hasher.join()
@@ -493,6 +508,34 @@ def evaluate(submission, data, *, split: str | None = None, metrics: Sequence[st
         "elapsed_s": round(time.perf_counter() - t0, 3),
         "workers": nworkers,
     }
+
+
+# a one-track split's label maps are held whole while its identities are matched frame by frame
+MAX_TRACK_PIXELS = 2**28
+
+
+def _check_one_track_size(lay: Layout) -> None:
+    px = lay.num_samples * lay.hw[0] * lay.hw[1]
+    if px > MAX_TRACK_PIXELS:
+        raise ConfigError(f"{lay.name} split {lay.split!r}: one track of {lay.num_samples:,} frames of "
+                          f"{lay.hw[0]}x{lay.hw[1]} is too long to score identities in memory (at most "
+                          f"{MAX_TRACK_PIXELS:,} pixels); expected a shorter split (--num)")
+
+
+def _one_track(job: _Job, sub, lay: Layout, blocks) -> object:
+    """Identity switches and channel consistency of a split that is one track: its N images, in index
+    order, are the frames of one sequence (the CIS authors' placement grid), matched as by
+    :func:`metrics.identity_switches`."""
+    from . import metrics as M
+
+    gt_reader = _gt_reader(job)
+    field = "segmentation" if "segmentation" in job.pred_fields else "masks"
+    gts, preds = [], []
+    for start, stop in blocks:
+        gts.append(gt_reader.read(start, stop)["segmentation"])
+        a = sub.read(field, start, stop)
+        preds.append(a if field == "segmentation" else M.to_labels(a))
+    return M.identity_switches(np.concatenate(gts)[None], np.concatenate(preds)[None])
 
 
 def _fields_needed(names: Sequence[str], fields: Mapping) -> tuple:
@@ -526,7 +569,7 @@ def _merge(parts: list, names: Sequence[str]) -> dict:
             extra["threshold"] = DUPLICATE_THRESHOLD
         out[n] = _summary(per, **extra)
     if any(n in ID_METRICS for n in names):
-        r = IdentitySwitches.concat([p["_idsw"] for p in parts])
+        r = IdentitySwitches.concat([p["_idsw"] for p in parts if "_idsw" in p])
         if "id_switches" in names:
             out["id_switches"] = _summary(r.per_sequence_switches.astype(np.float64), total=r.switches,
                                           transitions=r.transitions, switch_rate=_finite(r.switch_rate))

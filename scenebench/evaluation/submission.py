@@ -124,6 +124,8 @@ class Layout:
     the image itself (``()``, ``(T,)`` or ``(V,)``) and ``lead_kind`` what
     they are: ``""`` (still images), ``"frames"`` (sequences) or ``"views"``
     (multi-view: the dataset has ``camera/*`` features); ``hw`` is (H, W).
+    ``track`` is ``"split"`` when the split's still images are the frames
+    of one track (:class:`scenebench.config.Split`), else ``""``.
     """
 
     fingerprint: str
@@ -138,6 +140,7 @@ class Layout:
     hw: tuple
     lead_kind: str
     gt_fields: frozenset
+    track: str = ""
 
     @property
     def image_ndim(self) -> int:
@@ -175,11 +178,13 @@ def layout(manifest: Mapping, split: str) -> Layout:
     if lead:
         kind = "views" if any(n.startswith("camera") for n in feats) else "frames"
     ident = manifest.get("identity", {})
+    split_ident = ((ident.get("config") or {}).get("splits") or {}).get(split) or {}
+    track = "split" if split_ident.get("track") == "split" and not kind else ""
     return Layout(fingerprint=manifest["fingerprint"], family=str(ident.get("family", "?")),
                   preset=str(ident.get("preset", "?")), version=str(ident.get("version", "?")),
                   seed=int(ident.get("seed", 0)), split=split, num_samples=int(splits[split]["num_samples"]),
                   image_shape=image_shape, lead=tuple(lead), hw=tuple(hw), lead_kind=kind,
-                  gt_fields=frozenset(feats))
+                  gt_fields=frozenset(feats), track=track)
 
 
 def _dims(lay: Layout) -> str:
