@@ -4,7 +4,8 @@
 ``N(mu, sigma^2)`` per entry; ``p(z) = N(0, I)``; ``p(x | z)`` Bernoulli with
 logits from a convolutional decoder. Trained on ``recon + beta * KL`` with
 beta annealed linearly 0 -> 1 (over 100k steps in ``paper``); evaluated with
-the true ELBO (beta = 1) and importance weights.
+the true ELBO (beta = 1) and importance weights. The harness methods run in
+eval mode whatever mode the caller left the model in (:mod:`.modes`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from scenebench.errors import ConfigError
 
 from ..common.interface import Baseline, scalar
 from ..common.schedules import linear
-from .config import BETA_VAE_CONFIGS, BetaVaeConfig
 from . import PAPER
+from .config import BETA_VAE_CONFIGS, BetaVaeConfig
+from .modes import evaluation
 from .networks import ConvDecoder, ConvEncoder
 
 
@@ -63,7 +65,7 @@ class ConvBetaVae(Baseline):
         return loss, {"neg_elbo": scalar((kl - log_px).mean()), "recon": scalar(-log_px.mean()),
                       "kl": scalar(kl.mean()), "beta": beta}
 
-    @torch.no_grad()
+    @evaluation
     def log_weights(self, x: torch.Tensor, num_samples: int, *, generator=None) -> torch.Tensor:
         """float64 ``(B, S)``: ``log p(x | z) + log p(z) - log q(z | x)``, ``z ~ q(z | x)``."""
         generator = self._generator(generator)
@@ -79,11 +81,11 @@ class ConvBetaVae(Baseline):
             out.append(log_ratio + self.log_likelihood(xs, z.reshape(b * s, *mu.shape[1:])).view(b, s))
         return torch.cat(out, 1)
 
-    @torch.no_grad()
+    @evaluation
     def elbo(self, x: torch.Tensor, *, num_samples: int = 1, generator=None) -> torch.Tensor:
         return self.log_weights(x, num_samples, generator=generator).mean(1)
 
-    @torch.no_grad()
+    @evaluation
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """float32 ``(B, C, H, W)``: Bernoulli means decoded from the posterior mean."""
         return torch.sigmoid(self.decoder(self.encode(x)[0]))

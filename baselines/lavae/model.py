@@ -9,18 +9,21 @@ Generative model (images ``(C, H, W)``, ``D = H * W`` locations)::
 
 Inference: two residual nets read the image at full resolution, giving
 ``h_app`` (2L channels: means and scales of q(z_i | x, l_i), read at l_i) and
-``h_loc`` (location logits, scaled by gamma = 0.5 log D). ``q(n | x)`` is
-deterministic: ``n = f_count(x)``, the number of local maxima of ``h_loc``
-(in ``count_window x count_window`` neighbourhoods) above ``count_threshold * gamma``. Locations are drawn sequentially without
-replacement from ``softmax(h_loc)``: exactly (Gumbel-top-k) when evaluating,
-through the Gumbel-softmax relaxation (temperature annealed 0.5 -> 0.02) when
-training. Warm-up: an auxiliary fully convolutional VAE (11x11x8 latents) is
-trained alongside and its KL map (nats per latent position, summed over the
-8 channels, bilinearly upsampled to H x W) is the regression target of the
-location head's unscaled output ``h_loc / gamma`` -- so f_count's threshold
-``4 gamma`` means "4 nats of the auxiliary VAE's KL here". The regression
-weight (1, then linearly to 0) and the probability of forcing n = 1 (1, then
-linearly to 0.1) follow the same warm-up schedule.
+``h_loc`` (location logits: the location head's output times gamma, the
+paper's 4 by default). ``q(n | x)`` is deterministic: ``n = f_count(x)``,
+the number of local maxima of ``h_loc`` (in ``count_window x count_window``
+neighbourhoods) above ``count_threshold * gamma``. Locations are drawn
+sequentially without replacement from ``softmax(h_loc)``: exactly
+(Gumbel-top-k) when evaluating, through the Gumbel-softmax relaxation
+(temperature annealed 0.5 -> 0.02) when training. Warm-up: an auxiliary fully
+convolutional VAE (11x11x8 latents) is trained alongside and its KL map
+(nats per latent position, summed over the 8 channels, each cell put on the
+pixel its receptive field is centred on and linearly interpolated between)
+is the regression target of the location head's unscaled output
+``h_loc / gamma`` -- so f_count's threshold ``4 gamma`` means "4 nats of the
+auxiliary VAE's KL here" (see :mod:`.config` for why this reading). The
+regression weight (1, then linearly to 0) and the probability of forcing
+n = 1 (1, then linearly to 0.1) follow the same warm-up schedule.
 
 Training objective: the single-sample negative ELBO with the relaxed
 locations (analytic KLs for the appearance and for each location draw given
@@ -29,6 +32,9 @@ and the squared-error regression summed over pixels.
 
 ``log_weights`` are exact ``log p(x, n, l, z) - log q(l, z | x)`` (``q(n|x)``
 is a point mass), so their IWAE average bounds ``log p(x)`` from below.
+The harness methods (``segment``, ``count``, ``log_weights``, ``elbo``,
+``reconstruct``, ``latents``) always run in eval mode (BatchNorm with its
+running statistics) and give the model back in the mode it was in.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from ..common.schedules import exponential, warmup_then_linear
 from . import PAPER
 from . import locations as loc
 from .config import LAVAE_CONFIGS, LavaeConfig
+from .modes import evaluation
 from .networks import AppearanceNet, AuxVae, LocationNet, SpriteDecoder
 
 
@@ -66,7 +73,7 @@ class Lavae(Baseline):
         super().__init__(config, info)
         c, h, w = info.channels, info.height, info.width
         self.num_locations = h * w
-        self.gamma = loc.gamma(self.num_locations)
+        self.gamma = config.gamma or loc.gamma(self.num_locations)
         self.threshold = config.count_threshold * self.gamma
         self.sprite_size = config.sprite_size or (17 if c == 1 else 21)
         self.lr_location = config.lr_location or (1e-4 if c == 1 else 5e-4)
@@ -80,6 +87,17 @@ class Lavae(Baseline):
         self.decoder = SpriteDecoder(config.latent_dim, config.decoder_channels, self.sprite_size, c,
                                      config.decoder_blocks)
         self.count_logits = nn.Parameter(torch.zeros(self.max_objects + 1))  # learned p(n), n = 0..M
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """``nn.Module.load_state_dict``; a checkpoint of the networks' earlier layout is a :class:`ConfigError`."""
+        try:
+            return super().load_state_dict(state_dict, strict=strict, assign=assign)
+        except RuntimeError:
+            if any(k.startswith(("aux.enc.", "aux.dec_in.", "decoder.fc.0.")) for k in state_dict):
+                raise ConfigError("this LAVAE checkpoint was written by an earlier scenebench whose networks had "
+                                  "another layout (before the paper's layer order, location head, sprite-decoder "
+                                  "BatchNorm and auxiliary VAE); train the model again") from None
+            raise
 
     # ------------------------------------------------------------------ pieces
     def encode(self, x: torch.Tensor):
@@ -143,14 +161,22 @@ class Lavae(Baseline):
                    "tau": tau}
         weight = warmup_then_linear(step, 1.0, 0.0, cfg.warmup_steps, cfg.warmup_anneal_steps)
         if weight > 0:
-            aux_loss, kl_map = self.aux(x, generator)
-            target = F.interpolate(kl_map.detach().unsqueeze(1), size=(h, w), mode="bilinear",
-                                   align_corners=False).squeeze(1)
+            aux_loss, target = self.location_target(x, generator)
             reg = ((h_loc / self.gamma - target) ** 2).flatten(1).sum(1)  # the head's unscaled output
             loss = loss + aux_loss.mean() + weight * reg.mean()
             metrics.update({"aux_neg_elbo": scalar(aux_loss.mean()), "loc_regression": scalar(reg.mean()),
                             "warmup": weight})
         return loss, metrics
+
+    def location_target(self, x: torch.Tensor, generator: torch.Generator):
+        """Warm-up: the auxiliary VAE's negative ELBO ``(B,)`` and its KL map on the pixels ``(B, H, W)`` (detached).
+
+        Each latent cell's KL goes to the pixel its receptive field is centred
+        on (derived from the auxiliary encoder's layers), so a peak of the
+        target sits where the object that caused it is.
+        """
+        aux_loss, kl_map = self.aux(x, generator)
+        return aux_loss, self.aux.kl_to_pixels(kl_map.detach())
 
     # ------------------------------------------------------------------ evaluation
     def _check_n(self, n, batch: int, device) -> torch.Tensor:
@@ -159,7 +185,7 @@ class Lavae(Baseline):
             raise ValueError(f"object counts must be in [0, {self.max_objects}]")
         return n
 
-    @torch.no_grad()
+    @evaluation
     def log_weights(self, x: torch.Tensor, num_samples: int, *, generator=None, n=None) -> torch.Tensor:
         """float64 ``(B, S)``: ``log p(x, n, l, z) - log q(l, z | x)`` for ``S`` exact draws from q.
 
@@ -202,12 +228,12 @@ class Lavae(Baseline):
         lw += bernoulli_log_prob(xs, canvas, self.config.likelihood_eps).view(b, s)
         return lw
 
-    @torch.no_grad()
+    @evaluation
     def elbo(self, x: torch.Tensor, *, num_samples: int = 1, generator=None) -> torch.Tensor:
         """float64 ``(B,)``: Monte Carlo ELBO, the mean of ``num_samples`` log-weights."""
         return self.log_weights(x, num_samples, generator=generator).mean(1)
 
-    @torch.no_grad()
+    @evaluation
     def count(self, x: torch.Tensor) -> torch.Tensor:
         """int64 ``(B,)``: f_count, the number of local maxima of h_loc above the threshold."""
         return self.count_from_logits(self.loc_net(x))
@@ -222,7 +248,7 @@ class Lavae(Baseline):
         sprites = self.decoder(z[bsel, ksel]) if len(bsel) else x.new_zeros((0, x.shape[1], 1, 1))
         return idx, valid, z, sprites, bsel, ksel
 
-    @torch.no_grad()
+    @evaluation
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """float32 ``(B, C, H, W)``: Bernoulli means of the detected objects (mean appearances)."""
         b, c, h, w = x.shape
@@ -231,7 +257,7 @@ class Lavae(Baseline):
             return x.new_zeros(x.shape)
         return loc.place_hard(sprites, bsel, idx[bsel, ksel], b, h, w).clamp(0.0, 1.0)
 
-    @torch.no_grad()
+    @evaluation
     def segment(self, x: torch.Tensor) -> torch.Tensor:
         """int64 ``(B, H, W)``: object k+1 where its placed sprite is >= 0.5 (largest wins), else 0."""
         b, c, h, w = x.shape
@@ -244,7 +270,7 @@ class Lavae(Baseline):
         best, arg = per.max(1)
         return torch.where(best >= 0.5, arg + 1, torch.zeros_like(arg))
 
-    @torch.no_grad()
+    @evaluation
     def latents(self, x: torch.Tensor) -> torch.Tensor:
         """float32 ``(B, M, L + 2)``: per detected object, mean appearance and (row, col) / (H - 1, W - 1)."""
         b, c, h, w = x.shape
