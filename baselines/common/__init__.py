@@ -9,6 +9,9 @@
 * :mod:`.checkpoint` -- atomic checkpoints, model rebuilding
 * :mod:`.predict` -- predictions of a split as a submission file
 * :mod:`.runtime` -- device choice, deterministic kernels, seeded initialisation
+* :mod:`.modes` -- harness methods run in eval mode, without gradients, and restore the mode
+* :mod:`.lds` -- the LDS prior on slot latents (Li & Fisher 2021), shared by MONet / IODINE / MulMON
+* :mod:`.slots` -- spatial-broadcast decoder, Gaussian mixture likelihood, Gaussian latent KLs
 
-Only :mod:`.schedules` and :mod:`.config` import without torch.
+Only :mod:`.schedules`, :mod:`.config` and :mod:`.lds` import without torch.
 """

@@ -8,6 +8,13 @@ Batch order is a pure function of ``(seed, step)``: epoch ``e`` visits the
 training images in the permutation drawn from
 ``Generator(Philox(SeedSequence([seed, e])))``, dropping the last incomplete
 batch, so a resumed run sees exactly the batches the uninterrupted run would.
+
+Datasets whose samples hold several images -- the views of a multi-view
+scene (CLE-MV: ``image`` is ``(V, H, W, C)``) or the frames of a sequence --
+are read as single images, sample after sample (``DataInfo.images_per_sample``
+says how many each sample has): models of single images (MONet, IODINE)
+train on every view, and :mod:`.predict` groups their per-image predictions
+back into per-sample fields.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ class DataInfo:
     preset: str = ""
     fingerprint: str = ""
     directory: str = ""
+    images_per_sample: int = 1  # V views / T frames per sample (flattened into single images), 1 for still images
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,16 +65,26 @@ def dataset_info(path) -> DataInfo:
     if "image" not in shapes:
         raise DatasetError(f"{directory}: has no 'image' feature; the baselines need images")
     shape = shapes["image"]
-    if len(shape) != 3:
-        raise DatasetError(f"{directory}: image feature has shape {shape}; the baselines expect (H, W, C) images")
-    h, w, c = shape
+    if len(shape) not in (3, 4):
+        raise DatasetError(f"{directory}: image feature has shape {shape}; the baselines expect (H, W, C) images "
+                           "or (V, H, W, C) views / frames per sample")
+    per = int(shape[0]) if len(shape) == 4 else 1
+    h, w, c = shape[-3:]
     ident = manifest.get("identity", {})
     return DataInfo(int(c), int(h), int(w), ident.get("family", ""), ident.get("preset", ""),
-                    manifest.get("fingerprint", ""), str(directory))
+                    manifest.get("fingerprint", ""), str(directory), per)
+
+
+def flatten_samples(images: np.ndarray) -> np.ndarray:
+    """``(n, H, W, C)`` images, or ``(n, V, H, W, C)`` views / frames -> ``(n * V, H, W, C)`` single images."""
+    return images if images.ndim == 4 else images.reshape(-1, *images.shape[-3:])
 
 
 def read_images(path, split: str, start: int = 0, stop: int | None = None, progress=None):
-    """Images ``start:stop`` of ``split`` as a uint8 tensor ``(N, C, H, W)``."""
+    """Images of samples ``start:stop`` of ``split`` as a uint8 tensor ``(N, C, H, W)``.
+
+    A sample with ``V`` views (or frames) gives ``V`` consecutive images, so ``N = V * (stop - start)``.
+    """
     import torch
 
     from scenebench.datasets.reader import SplitReader
@@ -76,12 +94,16 @@ def read_images(path, split: str, start: int = 0, stop: int | None = None, progr
         stop = len(reader) if stop is None else min(stop, len(reader))
         out = None
         for i in range(start, stop, READ_BLOCK):
-            block = reader.read(i, min(i + READ_BLOCK, stop))["image"]  # (n, H, W, C)
+            block = reader.read(i, min(i + READ_BLOCK, stop))["image"]  # (n, H, W, C) or (n, V, H, W, C)
+            per = 1 if block.ndim == 4 else block.shape[1]
+            block = flatten_samples(block)
             if out is None:
-                out = torch.empty((stop - start, block.shape[3], block.shape[1], block.shape[2]), dtype=torch.uint8)
-            out[i - start: i - start + len(block)] = torch.from_numpy(np.ascontiguousarray(block.transpose(0, 3, 1, 2)))
+                out = torch.empty((per * (stop - start), block.shape[3], block.shape[1], block.shape[2]),
+                                  dtype=torch.uint8)
+            j = per * (i - start)
+            out[j: j + len(block)] = torch.from_numpy(np.ascontiguousarray(block.transpose(0, 3, 1, 2)))
             if progress is not None:
-                progress(len(block))
+                progress(len(block) // per)
         if out is None:
             raise DatasetError(f"{reader.directory}: split {split!r} has no images in [{start}, {stop})")
         return out
@@ -99,21 +121,30 @@ def to_input(images, device=None):
 
 
 class TrainData:
-    """The training split in memory, minus the last ``val_size`` images held out for validation."""
+    """The training split in memory, minus the last ``val_size`` images held out for validation.
+
+    With ``V`` views (frames) per sample, whole samples are held out: the
+    last ``ceil(val_size / V)`` samples, ``V`` times as many images, so no
+    scene has views on both sides.
+    """
 
     def __init__(self, path, val_size: int, *, split: str = "train", log=None):
         self.info = dataset_info(path)
         from scenebench.datasets.reader import SplitReader
 
         n = len(SplitReader(self.info.directory, split, fields=["image"]))
-        if val_size >= n:
+        per = self.info.images_per_sample
+        val_samples = -(-val_size // per)
+        if val_samples >= n:
             raise ConfigError(f"val_size={val_size} leaves no training images: split {split!r} of "
-                              f"{self.info.directory} has {n}")
+                              f"{self.info.directory} has {n * per}" + (f" ({n} samples of {per})" if per > 1 else ""))
         if log:
-            log(f"reading {n:,} {split} images from {self.info.directory}")
+            views = f" ({n:,} samples of {per} views/frames)" if per > 1 else ""
+            log(f"reading {n * per:,} {split} images{views} from {self.info.directory}")
         images = read_images(self.info.directory, split)
-        self.train = images[: n - val_size]
-        self.val = images[n - val_size:]
+        cut = (n - val_samples) * per
+        self.train = images[:cut]
+        self.val = images[cut:]
         self._epoch = (None, None)
 
     def __len__(self) -> int:

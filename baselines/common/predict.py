@@ -16,6 +16,17 @@ elbo            mean of those log-weights     (N,) float64 (``log_weights(x, 1)`
 reconstruction  ``model.reconstruct``         (N, H, W, C) float32 in [0, 1]
 latents         ``model.latents``             (N, K, D) float32
 ==============  ============================  ===================================
+
+Samples of ``V`` views (or ``T`` frames; ``DataInfo.images_per_sample``)
+are scored as ``V`` single images, the way the model was trained, and
+grouped back per sample: ``segmentation`` ``(N, V, H, W)``, ``reconstruction``
+``(N, V, H, W, C)``; ``log_weights`` are the sum over the views of the
+per-view log-weights of ``S`` independent draws -- ``S`` importance samples
+of all the views' latents together, exact for the model that treats the
+views as independent images, so ``iw_nll`` is a bound on
+``log p(x_1..V) = sum_v log p(x_v)`` -- and ``elbo`` is the sum of the
+views' ELBOs. ``num_objects`` and ``latents`` are per image and have no
+per-sample form; they are not written for such datasets.
 """
 
 from __future__ import annotations
@@ -40,9 +51,14 @@ def supported_fields(model_or_cls) -> tuple[str, ...]:
     return tuple(f for f, m in FIELD_SOURCES.items() if m in caps)
 
 
-def choose_fields(model, fields: Sequence[str] | str | None) -> tuple[str, ...]:
+PER_IMAGE_ONLY = ("num_objects", "latents")  # no per-sample form when a sample holds several images
+
+
+def choose_fields(model, fields: Sequence[str] | str | None, images_per_sample: int = 1) -> tuple[str, ...]:
     """Validated field list: ``fields`` (each must be supported) or the supported defaults."""
     ok = supported_fields(model)
+    if images_per_sample > 1:
+        ok = tuple(f for f in ok if f not in PER_IMAGE_ONLY)
     if fields is None:
         return tuple(f for f in DEFAULT_FIELDS if f in ok)
     if isinstance(fields, str):
@@ -50,6 +66,9 @@ def choose_fields(model, fields: Sequence[str] | str | None) -> tuple[str, ...]:
     for f in fields:
         if f not in FIELD_SOURCES:
             raise ConfigError(f"--fields: unknown field {f!r}; fields: {', '.join(FIELD_SOURCES)}")
+        if images_per_sample > 1 and f in PER_IMAGE_ONLY:
+            raise ConfigError(f"--fields: {f!r} is per image, but the samples of this dataset hold "
+                              f"{images_per_sample} views/frames each; omit it")
         if f not in ok:
             raise ConfigError(f"--fields: {model.name} cannot predict {f!r}; it supports {', '.join(ok)}")
     if not fields:
@@ -82,6 +101,20 @@ def predict_batch(model, x: torch.Tensor, fields: Sequence[str], num_samples: in
     return out
 
 
+def group_samples(out: dict, per: int) -> dict:
+    """Per-image predictions of ``n * per`` images -> per-sample fields of ``n`` samples (see the module docstring)."""
+    if per == 1:
+        return out
+    grouped = {}
+    for k, a in out.items():
+        n = a.shape[0] // per
+        if k in ("log_weights", "elbo"):
+            grouped[k] = a.reshape(n, per, *a.shape[1:]).sum(1)
+        else:
+            grouped[k] = a.reshape(n, per, *a.shape[1:])
+    return grouped
+
+
 def predict(model, data, split: str, output, *, fields: Sequence[str] | str | None = None, num_samples: int = 100,
             batch_size: int | None = None, seed: int = 0, method: str | None = None, notes: str | None = None,
             progress: bool | None = None) -> Path:
@@ -95,7 +128,7 @@ def predict(model, data, split: str, output, *, fields: Sequence[str] | str | No
     from scenebench.datasets.reader import SplitReader, resolve_dataset
     from scenebench.evaluation.submission import Writer
 
-    from .data import dataset_info
+    from .data import dataset_info, flatten_samples
 
     if num_samples < 1:
         raise ConfigError(f"--num-samples must be >= 1, got {num_samples}")
@@ -104,7 +137,8 @@ def predict(model, data, split: str, output, *, fields: Sequence[str] | str | No
     if not model.info.compatible(info):
         raise ConfigError(f"{directory}: images are {info.channels}x{info.height}x{info.width} (CxHxW) but the model "
                           f"was trained on {model.info.channels}x{model.info.height}x{model.info.width}")
-    fields = choose_fields(model, fields)
+    per = info.images_per_sample
+    fields = choose_fields(model, fields, per)
     batch_size = batch_size or model.config.eval_batch_size
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
@@ -124,11 +158,13 @@ def predict(model, data, split: str, output, *, fields: Sequence[str] | str | No
     try:
         with Writer(output, dataset=directory, split=split, method=method,
                     paper=model.paper or None, notes=notes) as writer:
-            for start in range(0, len(reader), batch_size):
-                images = reader.read(start, min(start + batch_size, len(reader)))["image"]
-                writer.append(**predict_batch(model, model.prepare(images), fields, num_samples, generator))
+            step = max(1, batch_size // per)  # batch_size counts images: samples of V views go batch_size // V at once
+            for start in range(0, len(reader), step):
+                images = flatten_samples(reader.read(start, min(start + step, len(reader)))["image"])
+                writer.append(**group_samples(predict_batch(model, model.prepare(images), fields, num_samples,
+                                                            generator), per))
                 if bar is not None:
-                    bar.update(len(images))
+                    bar.update(len(images) // per)
     finally:
         reader.close()
         if bar is not None:
@@ -136,5 +172,5 @@ def predict(model, data, split: str, output, *, fields: Sequence[str] | str | No
     return Path(output)
 
 
-__all__ = ["CAPABILITIES", "DEFAULT_FIELDS", "FIELD_SOURCES", "choose_fields", "predict", "predict_batch",
-           "supported_fields"]
+__all__ = ["CAPABILITIES", "DEFAULT_FIELDS", "FIELD_SOURCES", "PER_IMAGE_ONLY", "choose_fields", "group_samples",
+           "predict", "predict_batch", "supported_fields"]

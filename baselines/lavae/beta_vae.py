@@ -19,7 +19,7 @@ from ..common.interface import Baseline, scalar
 from ..common.schedules import linear
 from . import PAPER
 from .config import BETA_VAE_CONFIGS, BetaVaeConfig
-from .modes import evaluation
+from ..common.modes import evaluation
 from .networks import ConvDecoder, ConvEncoder
 
 

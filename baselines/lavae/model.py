@@ -50,7 +50,7 @@ from ..common.schedules import exponential, warmup_then_linear
 from . import PAPER
 from . import locations as loc
 from .config import LAVAE_CONFIGS, LavaeConfig
-from .modes import evaluation
+from ..common.modes import evaluation
 from .networks import AppearanceNet, AuxVae, LocationNet, SpriteDecoder
 
 

@@ -1,10 +1,10 @@
 """Harness methods evaluate the model as trained, whatever mode the caller left it in.
 
-LAVAE's networks use BatchNorm: in train mode a forward pass normalises with
-the batch's own statistics and updates the running ones, so ``count`` or
-``log_weights`` called on a model in train mode would score another model
-(one whose outputs depend on the rest of the batch) and change it. The
-:func:`evaluation` decorator runs a method with every submodule in eval mode
+A network with BatchNorm (or dropout) computes something else in train mode:
+BatchNorm normalises with the batch's own statistics and updates its running
+ones, so ``segment`` or ``log_weights`` called on a model in train mode would
+score another model (one whose output depends on the rest of the batch) and
+change it. :func:`evaluation` runs a method with every submodule in eval mode
 and without gradients, then gives every submodule back the mode it had.
 """
 
