@@ -71,7 +71,9 @@ def test_named_configs_files_and_overrides(tmp_path):
 def test_registry_lists_baselines_without_importing_torch():
     code = ("import sys; from scenebench.registry import list_baselines; "
             "names = [e.name for e in list_baselines()]; "
-            "assert {'lavae', 'conv-beta-vae'} <= set(names), names; "
+            "assert {'lavae', 'conv-beta-vae', 'monet'} <= set(names), names; "
+            "m = {e.name: e for e in list_baselines()}['monet']; "
+            "assert 'Burgess' in m.paper and 'lds_weight' in m.description; "
             "assert 'torch' not in sys.modules; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

@@ -22,16 +22,7 @@ TRAIN_SIZES = 30 + 3 * np.arange(10)
 TEST_SIZES = 10 + np.arange(10)
 
 
-@pytest.fixture(autouse=True)
-def _no_real_mnist(tmp_path, monkeypatch):
-    """Never find (or download) the user's real MNIST: an empty cache and no SCENEBENCH_MNIST_DIR."""
-    monkeypatch.setenv("SCENEBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("SCENEBENCH_MNIST_DIR", raising=False)
-
-    def offline(*a, **k):
-        raise AssertionError("tests must not download")
-
-    monkeypatch.setattr("urllib.request.urlopen", offline)
+from test_mnist import _no_real_mnist  # noqa: E402,F401  (autouse: an empty cache, no downloads)
 
 
 def _idx_bytes(array: np.ndarray) -> bytes:
