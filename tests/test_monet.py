@@ -260,14 +260,7 @@ def test_more_importance_samples_tighten_the_bound_of_a_real_model():
 
 
 # ----------------------------------------------------------------------------- training and resume
-def _params(model):
-    return {k: v.clone() for k, v in model.state_dict().items()}
-
-
-def _same(a, b):
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
+from test_baselines_common import _params, _same  # noqa: E402  (state copies; bit-equality of state dicts)
 
 
 @pytest.mark.parametrize("weight", [0.0, 0.5], ids=["monet", "monet-lds"])
