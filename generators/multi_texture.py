@@ -166,17 +166,12 @@ class TextureConfig(sprites.SpriteGrid):
             raise ValueError(f"scale_min/scale_max: need 0 < scale_min <= scale_max <= 1, got {self.scale_min}, {self.scale_max}")
         if self.num_scales < 1 or self.num_orientations < 1:
             raise ValueError(f"num_scales and num_orientations must be >= 1, got {self.num_scales}, {self.num_orientations}")
-        if not 1 <= self.min_objects <= self.max_objects <= 255:
-            raise ValueError(f"min_objects/max_objects: need 1 <= min_objects <= max_objects <= 255, got {self.min_objects}, {self.max_objects}")
+        self._validate_object_range()
         if self.num_frames < 0 or self.num_frames == 1 or self.num_frames > 1000:
             raise ValueError(f"num_frames must be 0 (still images) or in [2, 1000], got {self.num_frames}")
         if self.num_frames and not self.min_objects == self.max_objects == 2:
             raise ValueError(f"sequences (num_frames > 0) need min_objects = max_objects = 2, got {self.min_objects}, {self.max_objects}")
-        span = self.max_objects - self.min_objects + 1
-        if len(self.count_probs) != span:
-            raise ValueError(f"count_probs must have {span} entries (one per count {self.min_objects}..{self.max_objects}), got {len(self.count_probs)}")
-        if any(not math.isfinite(p) or p < 0 for p in self.count_probs) or abs(sum(self.count_probs) - 1) > 1e-6:
-            raise ValueError(f"count_probs must be non-negative and sum to 1, got {list(self.count_probs)}")
+        self._validate_count_probs()
         if self.min_visible < 1:
             raise ValueError(f"min_visible must be >= 1, got {self.min_visible}")
         if self.max_objects * self.min_visible > self.height * self.width // 2:
@@ -201,6 +196,17 @@ class TextureConfig(sprites.SpriteGrid):
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
 
+    def _validate_object_range(self) -> None:
+        if not 1 <= self.min_objects <= self.max_objects <= 255:
+            raise ValueError(f"min_objects/max_objects: need 1 <= min_objects <= max_objects <= 255, got {self.min_objects}, {self.max_objects}")
+
+    def _validate_count_probs(self) -> None:
+        span = self.max_objects - self.min_objects + 1
+        if len(self.count_probs) != span:
+            raise ValueError(f"count_probs must have {span} entries (one per count {self.min_objects}..{self.max_objects}), got {len(self.count_probs)}")
+        if any(not math.isfinite(p) or p < 0 for p in self.count_probs) or abs(sum(self.count_probs) - 1) > 1e-6:
+            raise ValueError(f"count_probs must be non-negative and sum to 1, got {list(self.count_probs)}")
+
     def _validate_authors(self) -> None:
         H, W = self.height, self.width
         if not (20 <= H <= 1024 and 20 <= W <= 1024):
@@ -209,13 +215,8 @@ class TextureConfig(sprites.SpriteGrid):
             raise ValueError(f"shapes: style=authors draws {' and '.join(AUTHORS_SHAPES)}, got {list(self.shapes)}")
         if self.num_frames:
             raise ValueError(f"num_frames must be 0 for style=authors (still images), got {self.num_frames}")
-        if not 1 <= self.min_objects <= self.max_objects <= 255:
-            raise ValueError(f"min_objects/max_objects: need 1 <= min_objects <= max_objects <= 255, got {self.min_objects}, {self.max_objects}")
-        span = self.max_objects - self.min_objects + 1
-        if len(self.count_probs) != span:
-            raise ValueError(f"count_probs must have {span} entries (one per count {self.min_objects}..{self.max_objects}), got {len(self.count_probs)}")
-        if any(not math.isfinite(p) or p < 0 for p in self.count_probs) or abs(sum(self.count_probs) - 1) > 1e-6:
-            raise ValueError(f"count_probs must be non-negative and sum to 1, got {list(self.count_probs)}")
+        self._validate_object_range()
+        self._validate_count_probs()
         if not (math.isfinite(self.min_offset_l1) and 0 <= self.min_offset_l1 <= (H + W) / 2):
             raise ValueError(f"min_offset_l1 must be in [0, {(H + W) / 2:g}], got {self.min_offset_l1}")
         if self.max_objects * 2 * self.min_offset_l1 ** 2 > H * W / 2:

@@ -463,7 +463,8 @@ def evaluate(submission, data, *, split: str | None = None, metrics: Sequence[st
         num_dims = int(np.prod(lay.image_shape, dtype=np.int64))
         job = _Job(str(directory), lay.split, gt_fields, pred_fields, tuple(names), lay.lead_kind, num_dims,
                    lay.image_ndim, sub if sub.random_access else None, lay.track)
-        if lay.track and any(n in ID_METRICS for n in names):
+        one_track = bool(lay.track) and any(n in ID_METRICS for n in names)
+        if one_track:
             _check_one_track_size(lay)
         # unused fields are still checked: their values must be valid too
         check_only = tuple(k for k in sub.fields if k not in pred_fields)
@@ -480,14 +481,13 @@ def evaluate(submission, data, *, split: str | None = None, metrics: Sequence[st
             _check_field_values(sub, k, lay.num_samples, {k: sub.fields[k]})
         try:
             parts = _run_blocks(job, sub, blocks, nworkers, progress, lay.num_samples)
-            if lay.track and any(n in ID_METRICS for n in names):
-                parts = [{**parts[0], "_idsw": _one_track(job, sub, lay, blocks)}] + parts[1:] if parts else parts
+            track = _one_track(job, sub, lay, blocks) if one_track else None
         finally:
             _close_reader(job)
         hasher.join()
         if "error" in hashed:
             raise SubmissionError(f"{sub.path}: cannot read to hash it ({hashed['error']})")
-        results_metrics = _merge(parts, names)
+        results_metrics = _merge(parts, names, track)
         size = sub.path.stat().st_size
         fmt = sub.format
         fields = sorted(sub.fields)
@@ -554,7 +554,8 @@ def _check_field_values(sub, name: str, n: int, fields: Mapping) -> None:
         check_values(name, sub.read(name, s, min(n, s + rows)), s)
 
 
-def _merge(parts: list, names: Sequence[str]) -> dict:
+def _merge(parts: list, names: Sequence[str], track=None) -> dict:
+    """Summaries of the blocks' per-item scores; ``track``: the identity result of a one-track split."""
     from .metrics import IdentitySwitches
 
     out = {}
@@ -569,7 +570,7 @@ def _merge(parts: list, names: Sequence[str]) -> dict:
             extra["threshold"] = DUPLICATE_THRESHOLD
         out[n] = _summary(per, **extra)
     if any(n in ID_METRICS for n in names):
-        r = IdentitySwitches.concat([p["_idsw"] for p in parts if "_idsw" in p])
+        r = track if track is not None else IdentitySwitches.concat([p["_idsw"] for p in parts])
         if "id_switches" in names:
             out["id_switches"] = _summary(r.per_sequence_switches.astype(np.float64), total=r.switches,
                                           transitions=r.transitions, switch_rate=_finite(r.switch_rate))
