@@ -1,5 +1,6 @@
 """A kill at any moment is finished by re-running the same command; a failed command leaves nothing behind."""
 
+import gc
 import json
 import os
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from scenebench.datasets.build import generate
+from scenebench.datasets.executors import connect
 from scenebench.errors import ScenebenchError
 
 KW = dict(num=30, shard_size=10, workers=1)
@@ -122,6 +124,27 @@ def test_scheduler_is_checked_before_anything_is_written(tmp_path):
     with pytest.raises(ScenebenchError, match="cannot reach the Dask scheduler"):
         generate("multi_dsprites", "lavae", tmp_path / "o", scheduler="foo://127.0.0.1:8786", **KW)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("address", ["nope", "../../etc", "tcp://127.0.0.1:99999", "a\x00b", "x" * 5000],
+                         ids=["no-port", "path", "bad-port", "nul", "long"])
+def test_an_unparseable_scheduler_address_makes_no_client(address):
+    from distributed import Client
+
+    with pytest.raises(ScenebenchError, match="Dask scheduler") as info:
+        connect(address)
+    assert len(str(info.value)) < 400 and "\n" not in str(info.value)
+    assert not [o for o in gc.get_objects() if isinstance(o, Client)]
+
+
+def test_a_failed_client_is_finalized_before_the_error_is_raised():
+    """A failed Client left to the garbage collector deadlocks a later Client's start-up (a hung CI run)."""
+    from distributed import Client
+
+    with pytest.raises(ScenebenchError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:1'") as info:
+        connect("tcp://127.0.0.1:1", timeout="0.3s")
+    assert info.value.__context__ is None
+    assert not [o for o in gc.get_objects() if isinstance(o, Client)]
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "deleted"])

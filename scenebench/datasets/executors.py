@@ -6,6 +6,7 @@ the bytes written do not depend on where or in what order tasks run.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 import sys
@@ -39,7 +40,36 @@ def check_workers(workers) -> int:
     return workers
 
 
-def connect(scheduler):
+def _shown(address: str) -> str:
+    return repr(address if len(address) <= 80 else address[:77] + "...")
+
+
+def check_address(scheduler: str) -> str:
+    """``scheduler`` if Dask can parse it as a scheduler address (``tcp://HOST:PORT``, ``HOST:PORT``, ...), else a one-line error.
+
+    Checked before any ``Client`` is made: a Client whose construction fails
+    is only finalized by the garbage collector, and when that happens inside a
+    later Client's start-up it deadlocks on distributed's loop lock.
+    """
+    from distributed.comm.addressing import get_address_host_port, parse_address
+
+    expected = "expected a Dask scheduler address such as tcp://HOST:8786"
+    if not isinstance(scheduler, str) or not scheduler.strip() or "\x00" in scheduler:
+        raise ScenebenchError(f"--scheduler {_shown(str(scheduler))}: {expected}")
+    try:
+        scheme, _ = parse_address(scheduler)
+        if scheme != "inproc":
+            _, port = get_address_host_port(scheduler)
+            if not 0 < port < 65536:
+                raise ValueError(f"port {port} is out of range 1-65535")
+    except (ValueError, TypeError) as exc:
+        text = str(exc).strip().splitlines()
+        detail = text[0][:120] if text else type(exc).__name__
+        raise ScenebenchError(f"cannot reach the Dask scheduler at {_shown(scheduler)} ({detail}); {expected}") from None
+    return scheduler
+
+
+def connect(scheduler, timeout: str = "20s"):
     """A ``distributed.Client`` for a scheduler address (or the given client); a one-line error if unreachable.
 
     Returns ``(client, own)``: ``own`` is true when this call opened the
@@ -52,14 +82,19 @@ def connect(scheduler):
         raise ScenebenchError("--scheduler needs Dask: pip install 'scenebench[dask]'") from None
     if isinstance(scheduler, Client):
         return scheduler, False
-    if not isinstance(scheduler, str) or not scheduler.strip():
-        raise ScenebenchError(f"--scheduler {scheduler!r}: expected a Dask scheduler address such as tcp://HOST:8786")
+    address = check_address(scheduler)
+    failure = None
     try:
-        return Client(scheduler, timeout="20s"), True
-    except (OSError, ValueError, TypeError) as exc:  # unreachable, or an address Dask cannot parse
+        return Client(address, timeout=timeout), True
+    except (OSError, ValueError, TypeError, AssertionError) as exc:  # unreachable, or not a scheduler
         text = str(exc).strip().splitlines()
-        raise ScenebenchError(f"cannot reach the Dask scheduler at {scheduler!r} ({text[0] if text else type(exc).__name__}); "
-                              "expected an address such as tcp://HOST:8786") from None
+        failure = text[0][:160] if text else type(exc).__name__
+    # Raised outside the except block, with the failed Client finalized first: the exception's
+    # context would keep it alive, and its __del__, run later by the garbage collector inside
+    # another Client's start-up, deadlocks on distributed's loop lock (seen as a hung CI run).
+    gc.collect()
+    raise ScenebenchError(f"cannot reach the Dask scheduler at {_shown(address)} ({failure}); "
+                          "expected an address such as tcp://HOST:8786")
 
 
 def run_tasks(fn: Callable, tasks: Sequence, *, workers: int | None = None, scheduler=None,
