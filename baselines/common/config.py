@@ -38,7 +38,7 @@ class TrainConfig:
     checkpoint_every: int = 200  # steps between checkpoints (and at the end)
     grad_clip: float = 0.0  # max global gradient norm; 0 = off
     device: str = "auto"  # auto (cuda if available), cpu, cuda, cuda:1 ...
-    eval_batch_size: int = 64  # images per batch in validation and prediction
+    eval_batch_size: int = 64  # images per batch in validation and prediction (scenes, for models of whole scenes)
 
     def validate(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "log_every", "checkpoint_every", "eval_batch_size"):

@@ -15,6 +15,13 @@ are read as single images, sample after sample (``DataInfo.images_per_sample``
 says how many each sample has): models of single images (MONet, IODINE)
 train on every view, and :mod:`.predict` groups their per-image predictions
 back into per-sample fields.
+
+A model of whole scenes (``Baseline.input_layout = "scenes"``, e.g. MulMON)
+reads every sample as one unit instead: ``TrainData(..., layout="scenes",
+fields=(...))`` holds dicts of tensors, ``image`` uint8 ``(N, V, C, H, W)``
+(``V = 1`` for still images) and each extra field the model reads (e.g.
+``camera/position`` ``(N, V, 3)``) as float32; batches are dicts of the same
+keys with ``batch_size`` scenes, and :func:`scene_input` makes them model input.
 """
 
 from __future__ import annotations
@@ -111,6 +118,62 @@ def read_images(path, split: str, start: int = 0, stop: int | None = None, progr
         reader.close()
 
 
+def read_scenes(path, split: str, fields=(), start: int = 0, stop: int | None = None) -> dict:
+    """Samples ``start:stop`` of ``split`` as whole scenes: ``image`` uint8 ``(N, V, C, H, W)`` and ``fields`` float32.
+
+    Still images give ``V = 1``. Each field keeps its stored per-sample shape, ``(N, *shape)``.
+    """
+    import torch
+
+    from scenebench.datasets.reader import SplitReader
+
+    names = ["image", *fields]
+    reader = SplitReader(path, split, fields=names)
+    try:
+        stop = len(reader) if stop is None else min(stop, len(reader))
+        parts: dict = {k: [] for k in names}
+        for i in range(start, stop, READ_BLOCK):
+            block = reader.read(i, min(i + READ_BLOCK, stop))
+            img = block["image"]
+            img = img[:, None] if img.ndim == 4 else img
+            parts["image"].append(torch.from_numpy(np.ascontiguousarray(img.transpose(0, 1, 4, 2, 3))))
+            for f in fields:
+                parts[f].append(torch.from_numpy(np.asarray(block[f], dtype=np.float32)))
+        if not parts["image"]:
+            raise DatasetError(f"{reader.directory}: split {split!r} has no samples in [{start}, {stop})")
+        return {k: torch.cat(v) for k, v in parts.items()}
+    finally:
+        reader.close()
+
+
+def scene_input(batch: dict, device=None) -> dict:
+    """A scenes batch (uint8 ``image`` ``(B, V, C, H, W)`` tensor or ``(B, V, H, W, C)`` / ``(B, H, W, C)`` numpy as
+    read from a dataset, plus fields) -> model input: ``image`` float32 ``(B, V, C, H, W)`` in [0, 1], fields float32."""
+    import torch
+
+    out = {}
+    for k, v in batch.items():
+        if k == "image":
+            if isinstance(v, np.ndarray):
+                v = v[:, None] if v.ndim == 4 else v
+                v = torch.from_numpy(np.ascontiguousarray(v.transpose(0, 1, 4, 2, 3)))
+            out[k] = v.to(device=device, dtype=torch.float32).div_(255.0)
+        else:
+            out[k] = torch.as_tensor(np.asarray(v, dtype=np.float32) if isinstance(v, np.ndarray) else v,
+                                     dtype=torch.float32, device=device)
+    return out
+
+
+def batch_length(batch) -> int:
+    """Number of units (images or scenes) in a tensor batch or a scenes dict."""
+    return len(batch["image"]) if isinstance(batch, dict) else len(batch)
+
+
+def take(batch, index):
+    """``batch[index]`` for a tensor batch or a scenes dict (``index``: a slice or an index tensor)."""
+    return {k: v[index] for k, v in batch.items()} if isinstance(batch, dict) else batch[index]
+
+
 def to_input(images, device=None):
     """uint8 images ``(B, C, H, W)`` (tensor) or ``(B, H, W, C)`` (numpy) -> float ``(B, C, H, W)`` in [0, 1]."""
     import torch
@@ -125,14 +188,30 @@ class TrainData:
 
     With ``V`` views (frames) per sample, whole samples are held out: the
     last ``ceil(val_size / V)`` samples, ``V`` times as many images, so no
-    scene has views on both sides.
+    scene has views on both sides. ``layout="images"`` (default): ``train`` /
+    ``val`` are uint8 ``(N, C, H, W)`` tensors of single images (views
+    flattened); ``layout="scenes"``: dicts of whole samples (module docstring)
+    with the extra ``fields``.
     """
 
-    def __init__(self, path, val_size: int, *, split: str = "train", log=None):
+    LAYOUTS = ("images", "scenes")
+
+    def __init__(self, path, val_size: int, *, split: str = "train", log=None, layout: str = "images",
+                 fields=()):
+        if layout not in self.LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(self.LAYOUTS)}, got {layout!r}")
         self.info = dataset_info(path)
+        self.layout, self.fields = layout, tuple(fields)
         from scenebench.datasets.reader import SplitReader
 
-        n = len(SplitReader(self.info.directory, split, fields=["image"]))
+        reader = SplitReader(self.info.directory, split, fields=["image"])
+        n = len(reader)
+        stored = [f["name"] for f in reader.manifest["features"][split]]
+        missing = [f for f in self.fields if f not in stored]
+        reader.close()
+        if missing:
+            raise DatasetError(f"{self.info.directory}: has no field {', '.join(map(repr, missing))}, which the model "
+                               "reads with the images")
         per = self.info.images_per_sample
         val_samples = -(-val_size // per)
         if val_samples >= n:
@@ -141,14 +220,32 @@ class TrainData:
         if log:
             views = f" ({n:,} samples of {per} views/frames)" if per > 1 else ""
             log(f"reading {n * per:,} {split} images{views} from {self.info.directory}")
-        images = read_images(self.info.directory, split)
-        cut = (n - val_samples) * per
-        self.train = images[:cut]
-        self.val = images[cut:]
+        if layout == "scenes":
+            scenes = read_scenes(self.info.directory, split, self.fields)
+            self.train = take(scenes, slice(0, n - val_samples))
+            self.val = take(scenes, slice(n - val_samples, n))
+        else:
+            images = read_images(self.info.directory, split)
+            cut = (n - val_samples) * per
+            self.train = images[:cut]
+            self.val = images[cut:]
         self._epoch = (None, None)
 
+    @classmethod
+    def for_model(cls, model_cls, path, val_size: int, **kwargs) -> "TrainData":
+        """The data the baseline class reads: its ``input_layout`` and ``input_fields``."""
+        return cls(path, val_size, layout=getattr(model_cls, "input_layout", "images"),
+                   fields=getattr(model_cls, "input_fields", ()), **kwargs)
+
+    def check_model(self, model_cls) -> None:
+        """ConfigError unless this data is laid out as ``model_cls`` reads it."""
+        want = (getattr(model_cls, "input_layout", "images"), tuple(getattr(model_cls, "input_fields", ())))
+        if (self.layout, self.fields if self.layout == "scenes" else ()) != (want[0], want[1] if want[0] == "scenes" else ()):
+            raise ConfigError(f"{model_cls.name} reads {want[0]} (fields {list(want[1])}), but the TrainData holds "
+                              f"{self.layout} (fields {list(self.fields)}); use TrainData.for_model")
+
     def __len__(self) -> int:
-        return len(self.train)
+        return batch_length(self.train)
 
     def batches_per_epoch(self, batch_size: int) -> int:
         return len(self.train) // batch_size
@@ -157,18 +254,26 @@ class TrainData:
         """Indices of the training images in batch ``step`` (a pure function of its arguments)."""
         per = self.batches_per_epoch(batch_size)
         if per < 1:
-            raise ConfigError(f"batch_size={batch_size} is larger than the {len(self.train)} training images")
+            raise ConfigError(f"batch_size={batch_size} is larger than the {len(self)} training {self.unit}")
         epoch, pos = divmod(step, per)
         if self._epoch[0] != (epoch, seed):
             rng = np.random.Generator(np.random.Philox(np.random.SeedSequence([seed, epoch])))
-            self._epoch = ((epoch, seed), rng.permutation(len(self.train)))
+            self._epoch = ((epoch, seed), rng.permutation(len(self)))
         return self._epoch[1][pos * batch_size: (pos + 1) * batch_size]
 
-    def batch(self, step: int, batch_size: int, seed: int):
-        """uint8 images ``(batch_size, C, H, W)`` of batch ``step``."""
+    @property
+    def unit(self) -> str:
+        return "scenes" if self.layout == "scenes" else "images"
+
+    def batch(self, step: int, batch_size: int, seed: int, part: tuple[int, int] = (0, 1)):
+        """Batch ``step``: uint8 images ``(batch_size, C, H, W)``, or a scenes dict of ``batch_size`` scenes.
+
+        ``part = (rank, world)``: this rank's share of the batch, items ``rank::world`` (data-parallel training).
+        """
         import torch
 
-        return self.train[torch.from_numpy(self.batch_indices(step, batch_size, seed))]
+        rank, world = part
+        return take(self.train, torch.from_numpy(self.batch_indices(step, batch_size, seed)[rank::world]))
 
 
 def default_run_dir(root: Path, baseline: str, info: DataInfo, config_name: str) -> Path:

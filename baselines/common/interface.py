@@ -16,6 +16,16 @@ method                 returns                       meaning
 ``latents(x)``         float32 ``(B, K, D)``         per-object latent vectors (zero-padded slots)
 =====================  ============================  ==================================================
 
+A model of whole multi-view scenes sets ``input_layout = "scenes"`` and
+names the dataset fields it reads besides the images in ``input_fields``
+(e.g. ``("camera/position",)``). Its methods then take ``x`` as a dict on the
+model's device: ``x["image"]`` float32 ``(B, V, C, H, W)`` in [0, 1] and
+``x[field]`` float32 ``(B, *stored shape)``; ``B`` counts scenes (also in
+``batch_size``), and per-image outputs gain the view axis: ``segment``
+``(B, V, H, W)``, ``reconstruct`` ``(B, V, C, H, W)``; ``log_weights``
+``(B, S)``, ``elbo`` and ``validation_loss`` ``(B,)`` and ``latents``
+``(B, K, D)`` are per scene.
+
 ``Baseline.capabilities()`` lists the ones a class implements. Methods that
 sample take ``generator=`` (a ``torch.Generator`` on the model's device);
 without one they use a fixed seed, so predictions are reproducible.
@@ -32,7 +42,7 @@ import torch
 from torch import nn
 
 from .config import TrainConfig, config_from_dict, resolve_config
-from .data import DataInfo, to_input
+from .data import DataInfo, scene_input, to_input
 
 def scalar(value) -> float:
     """A Python float from a (possibly grad-carrying) tensor or number, for logging."""
@@ -52,6 +62,8 @@ class Baseline(nn.Module):
     paper: ClassVar[str] = ""
     Config: ClassVar[type] = TrainConfig
     CONFIGS: ClassVar[Mapping[str, TrainConfig]] = {}
+    input_layout: ClassVar[str] = "images"  # "scenes": whole multi-view samples (module docstring)
+    input_fields: ClassVar[tuple[str, ...]] = ()  # dataset fields a scenes model reads besides the images
 
     def __init__(self, config: TrainConfig, info: DataInfo):
         super().__init__()
@@ -73,8 +85,18 @@ class Baseline(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def prepare(self, images) -> torch.Tensor:
-        """uint8 images (numpy ``(B, H, W, C)`` or tensor ``(B, C, H, W)``) -> model input."""
+    def prepare(self, images):
+        """Model input on the model's device from a batch as read or as :class:`~.data.TrainData` holds it.
+
+        Images models: uint8 images (numpy ``(B, H, W, C)`` or tensor ``(B, C, H, W)``) -> float32
+        ``(B, C, H, W)``. Scenes models: a dict with ``image`` (numpy ``(B, V, H, W, C)`` or tensor
+        ``(B, V, C, H, W)``, uint8) and the ``input_fields`` -> the dict the methods take.
+        """
+        if self.input_layout == "scenes":
+            if not isinstance(images, dict):
+                raise TypeError(f"{self.name} reads whole scenes: pass a dict with 'image' and "
+                                f"{', '.join(map(repr, self.input_fields)) or 'no other fields'}")
+            return scene_input(images, self.device)
         return to_input(images, self.device)
 
     def make_generator(self, seed: int = EVAL_SEED) -> torch.Generator:

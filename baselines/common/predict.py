@@ -27,6 +27,11 @@ views as independent images, so ``iw_nll`` is a bound on
 ``log p(x_1..V) = sum_v log p(x_v)`` -- and ``elbo`` is the sum of the
 views' ELBOs. ``num_objects`` and ``latents`` are per image and have no
 per-sample form; they are not written for such datasets.
+
+A model of whole scenes (``input_layout = "scenes"``, e.g. MulMON) is given
+whole samples with the fields it reads and predicts per sample directly:
+its ``log_weights`` are already per scene, ``latents`` ``(N, K, D)`` are the
+scene's, and ``batch_size`` counts scenes.
 """
 
 from __future__ import annotations
@@ -95,7 +100,8 @@ def predict_batch(model, x: torch.Tensor, fields: Sequence[str], num_samples: in
         e = lw.mean(1) if lw is not None else model.elbo(x, generator=generator)
         out["elbo"] = e.double().cpu().numpy()
     if "reconstruction" in fields:
-        out["reconstruction"] = model.reconstruct(x).float().clamp(0, 1).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+        rec = model.reconstruct(x).float().clamp(0, 1)  # (B, C, H, W) or, for scenes, (B, V, C, H, W)
+        out["reconstruction"] = rec.movedim(-3, -1).contiguous().cpu().numpy()
     if "latents" in fields:
         out["latents"] = model.latents(x).float().cpu().numpy()
     return out
@@ -125,6 +131,7 @@ def predict(model, data, split: str, output, *, fields: Sequence[str] | str | No
     so the same arguments give the same file. ``method`` defaults to the
     model's display name, tagged with its config name unless that is ``paper``.
     """
+    from scenebench.datasets.manifest import read_manifest
     from scenebench.datasets.reader import SplitReader, resolve_dataset
     from scenebench.evaluation.submission import Writer
 
@@ -138,7 +145,8 @@ def predict(model, data, split: str, output, *, fields: Sequence[str] | str | No
         raise ConfigError(f"{directory}: images are {info.channels}x{info.height}x{info.width} (CxHxW) but the model "
                           f"was trained on {model.info.channels}x{model.info.height}x{model.info.width}")
     per = info.images_per_sample
-    fields = choose_fields(model, fields, per)
+    scenes = getattr(model, "input_layout", "images") == "scenes"
+    fields = choose_fields(model, fields, 1 if scenes else per)
     batch_size = batch_size or model.config.eval_batch_size
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
@@ -148,7 +156,12 @@ def predict(model, data, split: str, output, *, fields: Sequence[str] | str | No
         tag = f" [{config_name}]" if config_name and config_name != "paper" else ""
         method = (model.display_name or model.name) + tag
     generator = model.make_generator(seed)
-    reader = SplitReader(directory, split, fields=["image"])
+    names = ["image", *model.input_fields] if scenes else ["image"]
+    stored = {f["name"] for f in read_manifest(directory)["features"].get(split, [])}
+    if scenes and not set(names) <= stored:
+        raise ConfigError(f"{directory}: {model.name} reads {', '.join(n for n in names if n not in stored)} with the "
+                          f"images, which split {split!r} does not have")
+    reader = SplitReader(directory, split, fields=names)
     show = progress if progress is not None else sys.stderr.isatty()
     bar = None
     if show:
@@ -158,13 +171,18 @@ def predict(model, data, split: str, output, *, fields: Sequence[str] | str | No
     try:
         with Writer(output, dataset=directory, split=split, method=method,
                     paper=model.paper or None, notes=notes) as writer:
-            step = max(1, batch_size // per)  # batch_size counts images: samples of V views go batch_size // V at once
+            # batch_size counts images (samples of V views go batch_size // V at once), or scenes for scenes models
+            step = batch_size if scenes else max(1, batch_size // per)
             for start in range(0, len(reader), step):
-                images = flatten_samples(reader.read(start, min(start + step, len(reader)))["image"])
-                writer.append(**group_samples(predict_batch(model, model.prepare(images), fields, num_samples,
-                                                            generator), per))
+                stop = min(start + step, len(reader))
+                if scenes:
+                    out = predict_batch(model, model.prepare(reader.read(start, stop)), fields, num_samples, generator)
+                else:
+                    images = flatten_samples(reader.read(start, stop)["image"])
+                    out = group_samples(predict_batch(model, model.prepare(images), fields, num_samples, generator), per)
+                writer.append(**out)
                 if bar is not None:
-                    bar.update(len(images) // per)
+                    bar.update(stop - start)
     finally:
         reader.close()
         if bar is not None:

@@ -16,6 +16,17 @@ uses ``threads`` (default: torch's current count) and records it
 ``threads`` uses the recorded count again, so re-running the same command
 reproduces the run; the same ``threads`` on another machine reproduces it there.
 
+Data parallel: started under ``torchrun`` (``WORLD_SIZE`` > 1) the same
+call trains one model over all the processes with torch.distributed DDP
+(NCCL on CUDA, one GPU per process at ``cuda:LOCAL_RANK``; gloo on CPU).
+Every rank holds the training split and takes its share ``rank::world`` of
+each global batch (the batch order above, so ``batch_size`` is the global
+batch and must divide by the world size); DDP averages the gradients, so a
+deterministic loss gives the single-process run's updates. Rank 0 validates
+and writes the run directory; the checkpoint holds every rank's noise
+generator, so a resume with the same world size continues exactly. Rank r's
+training noise is seeded from ``(seed, r)`` (rank 0 of a plain run: ``seed``).
+
 Run directory ``out``::
 
     checkpoint.pt   latest state (see checkpoint.py), every ``checkpoint_every`` steps and at the end
@@ -44,8 +55,8 @@ from scenebench.errors import ConfigError, ScenebenchError
 
 from . import checkpoint as ckpt
 from .config import config_to_dict
-from .data import TrainData, to_input
-from .runtime import cpu_threads, deterministic, resolve_device, seeded_init
+from .data import TrainData, batch_length, take
+from .runtime import Parallel, cpu_threads, deterministic, resolve_device, seeded_init
 
 LOG = "log.jsonl"
 CONFIG = "config.json"
@@ -63,7 +74,9 @@ class TrainResult:
     directory: Path
     step: int
     resumed_from: int = 0
-    history: list = field(default_factory=list)  # the log.jsonl records of this call
+    history: list = field(default_factory=list)  # the log.jsonl records of this call (rank 0)
+    rank: int = 0  # this process's rank in a torchrun run (0 otherwise)
+    world_size: int = 1
 
 
 class JsonlLog:
@@ -96,21 +109,44 @@ def _fmt(metrics: dict) -> str:
 
 
 @torch.no_grad()
-def validate(model, images: torch.Tensor, batch_size: int, seed: int) -> dict:
-    """Mean single-sample negative ELBO (nats per image) over ``images`` (uint8 ``(N, C, H, W)``)."""
-    if len(images) == 0:
+def validate(model, images, batch_size: int, seed: int) -> dict:
+    """Mean single-sample negative ELBO (nats per image, or per scene for scenes models) over ``images``.
+
+    ``images``: uint8 ``(N, C, H, W)``, or a scenes dict (:class:`TrainData` ``val``).
+    """
+    n = batch_length(images)
+    if n == 0:
         return {}
     was_training = model.training
     model.eval()
     gen = torch.Generator(device=model.device).manual_seed(seed)
     total = 0.0
     try:
-        for i in range(0, len(images), batch_size):
-            x = to_input(images[i: i + batch_size], model.device)
+        for i in range(0, n, batch_size):
+            x = model.prepare(take(images, slice(i, i + batch_size)))
             total += float(model.validation_loss(x, gen).double().sum())
     finally:
         model.train(was_training)
-    return {"val/neg_elbo": total / len(images)}
+    return {"val/neg_elbo": total / n}
+
+
+class _Loss(torch.nn.Module):
+    """``forward`` = the model's ``training_loss``, so DDP's gradient hooks see the forward pass."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, step, generator):
+        return self.model.training_loss(x, step, generator)
+
+
+def _rank_seed(seed: int, rank: int) -> int:
+    if rank == 0:
+        return seed
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, rank]).generate_state(2, np.uint32).view(np.uint64)[0] >> 1)
 
 
 def train(cls, data, config, out: str | Path | None = None, *, config_name: str = "",
@@ -125,32 +161,53 @@ def train(cls, data, config, out: str | Path | None = None, *, config_name: str 
     ``threads``: torch CPU threads for this run (see the module docstring).
     """
     log = log or (lambda m: print(m, file=sys.stderr))
+    par = Parallel.from_env()
+    if par.enabled and not par.main:
+        log = lambda m: None  # noqa: E731 -- rank 0 speaks for the run
     if not isinstance(data, TrainData):
-        data = TrainData(data, config.val_size, log=log)
+        data = TrainData.for_model(cls, data, config.val_size, log=log)
+    data.check_model(cls)
     out = Path(out if out is not None else Path("runs") / cls.name)
-    out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(config.device)
+    if par.main:
+        out.mkdir(parents=True, exist_ok=True)
     conf = config_to_dict(config)
     info = data.info.to_dict()
     if data.batches_per_epoch(config.batch_size) < 1:
-        raise ConfigError(f"batch_size={config.batch_size} is larger than the {len(data)} training images")
-
+        raise ConfigError(f"batch_size={config.batch_size} is larger than the {len(data)} training {data.unit}")
+    if config.batch_size % par.world:
+        raise ConfigError(f"batch_size={config.batch_size} (the global batch) does not divide by the {par.world} "
+                          "torchrun processes")
     if threads is not None and not 1 <= int(threads) <= 4096:
         raise ConfigError(f"threads must be an integer in [1, 4096], got {threads}")
+    device = par.start(resolve_device(config.device))
+    try:
+        return _train(cls, data, config, out, conf, info, device, par, config_name, progress, log, resume, stop_at,
+                      threads)
+    finally:
+        par.stop()
+
+
+def _train(cls, data, config, out, conf, info, device, par, config_name, progress, log, resume, stop_at, threads):
     with deterministic(device), contextlib.ExitStack() as scope:
         model = seeded_init(cls, config, data.info, config.seed).to(device)
         groups = model.optimizer_groups()
         opt = model.make_optimizer(groups)
-        gen = torch.Generator(device=device).manual_seed(config.seed)
+        gen = torch.Generator(device=device).manual_seed(_rank_seed(config.seed, par.rank))
         step = 0
         path = out / ckpt.FILENAME
         resumed = 0
+        state = {}
         if resume and path.exists():
             state = ckpt.read(path, map_location=device)
             _check_same_run(path, state, cls.name, conf, info)
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
-            gen.set_state(state["generator"].cpu())
+            gens = state.get("generators") or [state["generator"]]
+            if len(gens) != par.world:
+                log(f"warning: this run was trained by {len(gens)} process(es), now {par.world}: the result will not "
+                    "be bit-identical to an uninterrupted run")
+            if par.rank < len(gens):
+                gen.set_state(gens[par.rank].cpu())
             step = resumed = int(state["step"])
             log(f"resuming {cls.name} from step {step:,} in {out}")
         recorded = state.get("cpu_threads") if resumed else None
@@ -159,8 +216,14 @@ def train(cls, data, config, out: str | Path | None = None, *, config_name: str 
             log(f"warning: {n_threads} CPU threads, but this run started with {recorded}: on CPU the result will "
                 f"not be bit-identical to an uninterrupted run (omit --threads to use {recorded})")
         scope.enter_context(cpu_threads(n_threads))
-        _write_config(out, cls.name, config_name, conf, info, n_threads)
-        logger = JsonlLog(out / LOG, keep_until=step if resumed else None)
+        if par.main:
+            _write_config(out, cls.name, config_name, conf, info, n_threads, par.world)
+        logger = JsonlLog(out / LOG, keep_until=step if resumed else None) if par.main else _NoLog()
+        loss_fn = _Loss(model)
+        if par.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            loss_fn = DistributedDataParallel(loss_fn, device_ids=[device.index] if device.type == "cuda" else None)
 
         acc: dict = {}  # train metrics summed since the last log line (checkpointed: resumed logs match)
         n_acc = 0
@@ -169,19 +232,29 @@ def train(cls, data, config, out: str | Path | None = None, *, config_name: str 
             n_acc = int(state.get("log_accumulated", 0))
 
         def save(at: int) -> None:
-            ckpt.save(path, {"baseline": cls.name, "config": conf, "config_name": config_name, "info": info,
-                             "step": at, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                             "generator": gen.get_state(), "log_accumulator": dict(acc),
-                             "log_accumulated": n_acc, "cpu_threads": n_threads})
+            gens = par.gather(gen.get_state())
+            if par.main:
+                ckpt.save(path, {"baseline": cls.name, "config": conf, "config_name": config_name, "info": info,
+                                 "step": at, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                                 "generator": gens[0], "generators": gens, "world_size": par.world,
+                                 "log_accumulator": dict(acc), "log_accumulated": n_acc, "cpu_threads": n_threads})
+            par.barrier()
+
+        def validation(at: int, elapsed: float) -> dict:
+            rec = {}
+            if par.main:
+                rec = {"step": at, "kind": "val",
+                       **validate(model, data.val, config.eval_batch_size, config.seed + 1), "elapsed": elapsed}
+                logger.write(rec)
+            par.barrier()
+            return rec
 
         end = config.steps if stop_at is None else min(stop_at, config.steps)
         t0 = time.perf_counter()
         if step == 0 and end > 0:
-            rec = {"step": 0, "kind": "val", **validate(model, data.val, config.eval_batch_size, config.seed + 1),
-                   "elapsed": 0.0}
-            logger.write(rec)
+            rec = validation(0, 0.0)
             log(f"step 0/{config.steps}  {_fmt({k: v for k, v in rec.items() if k.startswith('val/')})}")
-        show = progress if progress is not None else sys.stderr.isatty()
+        show = (progress if progress is not None else sys.stderr.isatty()) and par.main
         bar = None
         if show and step < end:
             from tqdm import tqdm
@@ -195,12 +268,13 @@ def train(cls, data, config, out: str | Path | None = None, *, config_name: str 
         model.train()
         try:
             while step < end:
-                x = to_input(data.batch(step, config.batch_size, config.seed), device)
+                x = model.prepare(data.batch(step, config.batch_size, config.seed, part=(par.rank, par.world)))
                 for g, (_, lr_fn) in zip(opt.param_groups, groups):
                     g["lr"] = lr_fn(step)
-                loss, metrics = model.training_loss(x, step, gen)
-                if not torch.isfinite(loss):
-                    raise TrainingError(f"{cls.name} diverged: loss {float(loss.detach())} at step {step}; lower the "
+                loss, metrics = loss_fn(x, step, gen)
+                if par.any(not torch.isfinite(loss)):  # every rank stops together
+                    raise TrainingError(f"{cls.name} diverged: loss {float(loss.detach())} at step {step} (rank "
+                                        f"{par.rank}); lower the "
                                         f"learning rate, or resume from the checkpoint in {out}")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -214,21 +288,18 @@ def train(cls, data, config, out: str | Path | None = None, *, config_name: str 
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{float(loss.detach()):.4g}", refresh=False)
-                rec = None
                 if step % config.log_every == 0 or step == config.steps:
                     lrs = {"lr": opt.param_groups[0]["lr"]} if len(opt.param_groups) == 1 else \
                         {f"lr/{i}": g["lr"] for i, g in enumerate(opt.param_groups)}
-                    rec = {"step": step, "kind": "train", **{k: v / n_acc for k, v in acc.items()}, **lrs,
+                    means = par.mean({k: v / n_acc for k, v in acc.items()})  # over the ranks' shares of the batch
+                    rec = {"step": step, "kind": "train", **means, **lrs,
                            "elapsed": round(time.perf_counter() - t0, 3)}
                     logger.write(rec)
                     acc, n_acc = {}, 0
                     shown = {k: v for k, v in rec.items() if k not in ("step", "kind")}
                     say(f"step {step}/{config.steps}  {_fmt(shown)}")
                 if step % config.eval_every == 0 or step == config.steps:
-                    rec = {"step": step, "kind": "val",
-                           **validate(model, data.val, config.eval_batch_size, config.seed + 1),
-                           "elapsed": round(time.perf_counter() - t0, 3)}
-                    logger.write(rec)
+                    rec = validation(step, round(time.perf_counter() - t0, 3))
                     say(f"step {step}/{config.steps}  {_fmt({k: v for k, v in rec.items() if k.startswith('val/')})}")
                 if step % config.checkpoint_every == 0 or step == end:
                     save(step)
@@ -238,7 +309,16 @@ def train(cls, data, config, out: str | Path | None = None, *, config_name: str 
         model.eval()
         model.trained_steps = step
         model.config_name = config_name
-        return TrainResult(model, out, step, resumed, logger.records)
+        return TrainResult(model, out, step, resumed, logger.records, rank=par.rank, world_size=par.world)
+
+
+class _NoLog:
+    """The log of a rank other than 0: writes nothing."""
+
+    records: list = []
+
+    def write(self, record: dict) -> None:
+        pass
 
 
 def _check_same_run(path: Path, state: dict, name: str, conf: dict, info: dict) -> None:
@@ -254,8 +334,9 @@ def _check_same_run(path: Path, state: dict, name: str, conf: dict, info: dict) 
                           "use another --out, or --fresh to start over")
 
 
-def _write_config(out: Path, name: str, config_name: str, conf: dict, info: dict, threads: int) -> None:
+def _write_config(out: Path, name: str, config_name: str, conf: dict, info: dict, threads: int,
+                  world: int = 1) -> None:
     tmp = out / (CONFIG + ".tmp")
     tmp.write_text(json.dumps({"baseline": name, "config_name": config_name, "config": conf, "data": info,
-                               "cpu_threads": threads}, indent=2) + "\n")
+                               "cpu_threads": threads, "world_size": world}, indent=2) + "\n")
     os.replace(tmp, out / CONFIG)

@@ -86,13 +86,16 @@ def train(name, data, config, sets, out, device, fresh, threads, progress):
 
         config_name += "-" + hashlib.sha256(json.dumps(parse_sets(sets), sort_keys=True).encode()).hexdigest()[:8]
     log = lambda m: click.echo(m, err=True)  # noqa: E731
-    td = TrainData(data, conf.val_size, log=log)
+    if int(os.environ.get("RANK", "0") or 0) != 0:  # under torchrun, rank 0 speaks for the run
+        log = lambda m: None  # noqa: E731
+    td = TrainData.for_model(cls, data, conf.val_size, log=log)
     directory = Path(out) if out else default_run_dir(Path("runs"), cls.name, td.info, config_name)
     if fresh:
         for f in (ckpt.FILENAME, LOG):
             (directory / f).unlink(missing_ok=True)
     result = run(cls, td, conf, directory, config_name=config_name, progress=progress, log=log, threads=threads)
-    click.echo(str(result.directory / ckpt.FILENAME))
+    if result.rank == 0:  # under torchrun, rank 0 speaks for the run
+        click.echo(str(result.directory / ckpt.FILENAME))
 
 
 @baseline.command()
