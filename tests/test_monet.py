@@ -3,6 +3,8 @@
 import json
 import math
 
+import numpy as np
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -424,7 +426,15 @@ def test_cle_mv_round_trip_scores_every_view(tmp_path, tiny_cle, run_cli):
     metrics = json.loads(res.output)["metrics"]
     assert {"miou", "iw_nll", "inference_gap", "mse"} <= set(metrics) and metrics["miou"]["n"] == 20  # per view
     assert metrics["inference_gap"]["mean"] > -1e-9
-    # latents are per view: refused in one line, not written in a wrong shape
+    # latents are kept per view, (N, V, K, D), and the slot metrics score every view
     res = run_cli("baseline", "predict", "monet", "-k", tmp_path / "run", "-d", tiny_cle, "-o", tmp_path / "l.h5",
-                  "--fields", "latents")
-    assert res.exit_code == 2 and "per image" in res.output
+                  "--fields", "latents", "--no-progress")
+    assert res.exit_code == 0, res.output
+    with h5py.File(tmp_path / "l.h5") as f:
+        lat = f["latents"][:]
+    assert lat.shape == (2, 10, model.config.num_slots, model.config.latent_dim)
+    assert np.allclose(lat.reshape(20, *lat.shape[2:]), model.latents(x).numpy())
+    res = run_cli("evaluate", tmp_path / "l.h5", "--data", tiny_cle, "--json", "-", "--workers", "1")
+    assert res.exit_code == 0, res.output
+    metrics = json.loads(res.output)["metrics"]
+    assert metrics["duplicate_rate"]["n"] == 20 and metrics["slot_similarity"]["n"] == 20

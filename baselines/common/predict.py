@@ -25,8 +25,9 @@ per-view log-weights of ``S`` independent draws -- ``S`` importance samples
 of all the views' latents together, exact for the model that treats the
 views as independent images, so ``iw_nll`` is a bound on
 ``log p(x_1..V) = sum_v log p(x_v)`` -- and ``elbo`` is the sum of the
-views' ELBOs. ``num_objects`` and ``latents`` are per image and have no
-per-sample form; they are not written for such datasets.
+views' ELBOs; ``latents`` are kept per view, ``(N, V, K, D)``.
+``num_objects`` is per image and has no per-sample form; it is not written
+for such datasets.
 
 A model of whole scenes (``input_layout = "scenes"``, e.g. MulMON) is given
 whole samples with the fields it reads and predicts per sample directly:
@@ -56,7 +57,7 @@ def supported_fields(model_or_cls) -> tuple[str, ...]:
     return tuple(f for f, m in FIELD_SOURCES.items() if m in caps)
 
 
-PER_IMAGE_ONLY = ("num_objects", "latents")  # no per-sample form when a sample holds several images
+PER_IMAGE_ONLY = ("num_objects",)  # no per-sample form when a sample holds several images
 
 
 def choose_fields(model, fields: Sequence[str] | str | None, images_per_sample: int = 1) -> tuple[str, ...]:

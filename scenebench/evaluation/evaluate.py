@@ -310,9 +310,10 @@ def _score_block(job: _Job, start: int, stop: int, pred: dict | None = None) -> 
         rec = rec / 255.0 if rec.dtype == np.uint8 else rec.astype(np.float64)
         out["mse"] = M.mse(gt["image"] / 255.0, rec, image_ndim=job.image_ndim, reduction="none").ravel()
     if "duplicate_rate" in want:
-        out["duplicate_rate"] = M.duplicate_rate(pred["latents"], threshold=DUPLICATE_THRESHOLD, reduction="none")
+        out["duplicate_rate"] = M.duplicate_rate(pred["latents"], threshold=DUPLICATE_THRESHOLD,
+                                                 reduction="none").ravel()  # per sample, or per view / frame
     if "slot_similarity" in want:
-        out["slot_similarity"] = M.slot_similarity(pred["latents"], reduction="none")
+        out["slot_similarity"] = M.slot_similarity(pred["latents"], reduction="none").ravel()
     return {k: v for k, v in out.items() if k == "_idsw" or k in want}
 
 
@@ -409,7 +410,7 @@ def _finite(x):
 
 
 def evaluate(submission, data, *, split: str | None = None, metrics: Sequence[str] | str | None = None,
-             workers: int | None = None, progress: bool | None = False) -> dict:
+             workers: int | None = None, progress: bool | None = False, per_item: bool = False) -> dict:
     """Validate and score a submission file against a dataset split; return the results dict.
 
     Parameters
@@ -427,6 +428,11 @@ def evaluate(submission, data, *, split: str | None = None, metrics: Sequence[st
         Processes for scoring (default: all cores; small splits use one).
     progress : bool or None
         Progress bar on stderr; ``None``: only when stderr is a terminal.
+    per_item : bool
+        Also return every item's score: ``results["per_item"][metric]``, a
+        float64 array in sample order (per view for segmentation and MSE on
+        multi-view data, ``(N * V,)``; per sample otherwise). Sequence
+        metrics have none.
 
     Returns
     -------
@@ -488,13 +494,15 @@ def evaluate(submission, data, *, split: str | None = None, metrics: Sequence[st
         if "error" in hashed:
             raise SubmissionError(f"{sub.path}: cannot read to hash it ({hashed['error']})")
         results_metrics = _merge(parts, names, track)
+        items = ({n: np.concatenate([p[n] for p in parts]) if parts else np.zeros(0)
+                  for n in names if n not in ID_METRICS} if per_item else None)
         size = sub.path.stat().st_size
         fmt = sub.format
         fields = sorted(sub.fields)
     finally:
         sub.close()
     ident = manifest.get("identity", {})
-    return {
+    out = {
         "format": RESULTS_FORMAT,
         "dataset": {"fingerprint": manifest["fingerprint"], "family": ident.get("family"), "preset": ident.get("preset"),
                     "version": ident.get("version"), "seed": ident.get("seed"), "split": lay.split,
@@ -508,6 +516,9 @@ def evaluate(submission, data, *, split: str | None = None, metrics: Sequence[st
         "elapsed_s": round(time.perf_counter() - t0, 3),
         "workers": nworkers,
     }
+    if items is not None:
+        out["per_item"] = items
+    return out
 
 
 # a one-track split's label maps are held whole while its identities are matched frame by frame

@@ -14,7 +14,7 @@ num_objects    (N,) integer             predicted object count (>= 0)
 log_weights    (N, S) float             importance log-weights log p(x,z_s) - log q(z_s|x), nats
 elbo           (N,) float               evidence lower bound per sample, nats
 reconstruction (N, *image shape)        float in [0, 1], or uint8 in [0, 255]
-latents        (N, K, D) float          slot latents (K >= 2)
+latents        (N, [*L,] K, D) float    slot latents (K >= 2); per view/frame optional
 ============== ======================== ============================================
 
 plus text metadata: ``fingerprint`` (the dataset's, 64 hex digits), ``split``,
@@ -74,7 +74,7 @@ FIELDS = {
     "log_weights": "(N,S) float importance log-weights in nats",
     "elbo": "(N,) float ELBO in nats",
     "reconstruction": "(N,...) images, float in [0, 1] or uint8",
-    "latents": "(N,K,D) float slot latents",
+    "latents": "(N[,V|T],K,D) float slot latents",
 }
 
 # metadata key -> (required, max characters, newlines allowed)
@@ -219,11 +219,13 @@ def check_declared(name: str, shape: tuple, dtype: np.dtype, lay: Layout) -> Non
     elif name == "reconstruction":
         img = lay.image_shape
         want, what = (N, *img), f"(N,{d}H,W{',C' if lay.image_ndim == 3 else ''}), the image shape"
-    else:  # latents
-        if len(shape) != 3 or not 2 <= shape[1] <= MAX_LATENT_SLOTS or shape[2] < 1:
-            raise SubmissionError(f"{name}: expected shape (N, K, D) = ({N}, K, D) with 2 <= K <= {MAX_LATENT_SLOTS} "
-                                  f"and D >= 1, got {shape}")
-        want, what = shape, "(N,K,D)"
+    else:  # latents: per sample (N, K, D), or per view / frame (N, *lead, K, D)
+        per_view = bool(lead) and len(shape) == 3 + len(lead)
+        if len(shape) not in (3, 3 + len(lead)) or not 2 <= shape[-2] <= MAX_LATENT_SLOTS or shape[-1] < 1:
+            views = f" or (N, {d}K, D) per {'view' if lay.lead_kind == 'views' else 'frame'}" if lead else ""
+            raise SubmissionError(f"{name}: expected shape (N, K, D) = ({N}, K, D){views} with "
+                                  f"2 <= K <= {MAX_LATENT_SLOTS} and D >= 1, got {shape}")
+        want, what = ((N, *lead, *shape[-2:]), f"(N,{d}K,D)") if per_view else (shape, "(N,K,D)")
     if shape != tuple(want):
         raise SubmissionError(f"{name}: expected shape {what} = {tuple(want)} for {lay.describe()}, got {shape}")
     _check_dtype(name, dtype)
@@ -244,8 +246,9 @@ def working_bytes(name: str, shape: tuple) -> int:
     """
     n = int(np.prod(shape[1:], dtype=np.int64))
     if name == "latents":  # float64 copy and unit vectors (K*D each), K x K similarities and their off-diagonal
-        K = int(shape[1])
-        return 2 * n * 8 + 2 * K * K * 8
+        K = int(shape[-2])
+        views = int(np.prod(shape[1:-2], dtype=np.int64))
+        return 2 * n * 8 + 2 * K * K * 8 * views
     if name == "masks":  # float64 view for the argmax, int64 labels
         return n * 8 + (n // max(int(shape[-3]), 1)) * 8
     return 2 * n * 8  # float64 copies (logsumexp, squared errors, label compaction)
