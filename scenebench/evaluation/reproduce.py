@@ -54,8 +54,19 @@ class Column:
 class Method:
     label: str  # row label in the paper
     baseline: str  # registered baseline name
-    paper_method: str  # PaperNumber.method of its published numbers
-    counts: bool  # reports count accuracy
+    paper_method: str  # PaperNumber.method of its published numbers (unique within a table)
+    counts: bool = False  # reports count accuracy
+    variant: str = ""  # second row label, e.g. the LDS group "0" / "+"
+    config_suffix: str = ""  # the baseline's named config is CONFIG + suffix (e.g. "smoke-lds")
+    fields: tuple | None = None  # submission fields to predict (None: the baseline's defaults)
+
+    @property
+    def key(self) -> str:
+        return self.paper_method
+
+    @property
+    def run_name(self) -> str:
+        return self.baseline + self.config_suffix
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,11 @@ class TableSpec:
     extra_title: str = ""
     num_samples: int = 100  # importance samples per image
     smoke_sizes: Mapping = field(default_factory=dict)
+    # generic layout (when given): one (metric, header) pair per cell of each column, 4 decimals
+    metrics: tuple = ()
+    smoke_num_samples: int | None = None  # importance samples of smoke runs (default: num_samples)
+    analysis: str = ""  # extra report section computed from per-image scores ("lds")
+    note: str = ""  # printed under the table
 
 
 TABLES: dict[str, TableSpec] = {
@@ -89,6 +105,27 @@ TABLES: dict[str, TableSpec] = {
         smoke_sizes={"train": 3000, "test": 200, "test-7": 100},
     ),
 }
+
+
+_LDS_FIELDS = ("segmentation", "reconstruction", "log_weights", "elbo", "latents")
+TABLES["lds-table1"] = TableSpec(
+    name="lds-table1",
+    title="LDS Table 1: reconstruction MSE and mIoU (Hungarian matching, background included) on the test sets",
+    source="Li & Fisher, LDS (BMVC 2021), Table 1",
+    columns=(Column("cle-mv", "CLE-MV", "cle_mv", "cle-mv"), Column("dolphin", "Dolphin", "cle_mv", "dolphin")),
+    methods=tuple(Method(label, name, label + ("+LDS" if plus else ""), variant="+" if plus else "0",
+                         config_suffix="-lds" if plus else "", fields=_LDS_FIELDS)
+                  for label, name in (("MONet", "monet"), ("IODINE", "iodine"), ("MulMON", "mulmon"))
+                  for plus in (False, True)),
+    metrics=(("mse", "MSE"), ("miou", "mIoU")),
+    num_samples=500,  # the paper's B = 500 importance samples for the inference gap
+    smoke_num_samples=20,
+    smoke_sizes={"train": 200, "test": 20},
+    analysis="lds",
+    note=("mIoU here is the true Hungarian (one-to-one) matching over every GT segment including the background; "
+          "the MulMON repository's own \"Hungarian\" mIoU is greedy (best IoU per GT segment, slots may repeat), "
+          "which scores higher. Scores are per view (10 views per scene)."),
+)
 
 
 def get_table(name: str) -> TableSpec:
@@ -110,6 +147,7 @@ class Report:
     skipped: dict = field(default_factory=dict)  # column key -> reason
     entries: list = field(default_factory=list)  # leaderboard entry files
     notes: list = field(default_factory=list)
+    items: dict = field(default_factory=dict)  # (method key, column key, seed) -> {metric: per-item list}
 
     def add(self, method: str, column: str, split: str, metric: str, value) -> None:
         self.values.setdefault((method, column, split, metric), []).append(value)
@@ -134,6 +172,8 @@ class Report:
         from .paper_numbers import numbers_for
 
         spec = self.spec
+        if spec.metrics:
+            return self._metrics_markdown()
         seeds = ", ".join(map(str, self.seeds))
         lines = [f"{spec.title}", f"(ours: `{self.config}` config, {len(self.seeds)} seed(s): {seeds}; "
                  f"paper: {spec.source})", ""]
@@ -176,6 +216,55 @@ class Report:
         for note in self.notes:
             lines += ["", note]
         return "\n".join(lines) + "\n"
+
+
+    def _metrics_markdown(self) -> str:
+        """Generic layout: a row pair (paper, ours) per method, ``spec.metrics`` per column."""
+        from .paper_numbers import numbers_for
+
+        spec = self.spec
+        seeds = ", ".join(map(str, self.seeds))
+        lines = [f"{spec.title}", f"(ours: `{self.config}` config, {len(self.seeds)} seed(s): {seeds}; "
+                 f"paper: {spec.source})", ""]
+        variants = any(m.variant for m in spec.methods)
+        head = ["model", *(["LDS"] if variants else []), *[f"{c.label} {h}" for c in spec.columns
+                                                           for _, h in spec.metrics]]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for m in spec.methods:
+            paper, ours = [], []
+            for c in spec.columns:
+                published = {p.metric: p for p in numbers_for(c.family, c.preset, spec.split)
+                             if p.method == m.paper_method}
+                for metric, _ in spec.metrics:
+                    paper.append(_paper_text(published[metric]) if metric in published else "—")
+                    ours.append(self.cell4(m.key, c.key, spec.split, metric))
+            lead = [m.variant] if variants else []
+            lines.append("| " + " | ".join([f"{m.label} (paper)", *lead, *paper]) + " |")
+            lines.append("| " + " | ".join([f"{m.label} (ours, {self.config})", *lead, *ours]) + " |")
+        for c in spec.columns:
+            if c.key in self.skipped:
+                lines += ["", f"{c.label} skipped: {self.skipped[c.key]}"]
+        if spec.note:
+            lines += ["", spec.note]
+        if spec.analysis:
+            from .lds_analysis import analysis_markdown
+
+            lines += ["", *analysis_markdown(self)]
+        for note in self.notes:
+            lines += ["", note]
+        return "\n".join(lines) + "\n"
+
+    def cell4(self, method: str, column: str, split: str, metric: str) -> str:
+        """Mean (± std over seeds) with 4 decimals, as the LDS paper prints."""
+        if column in self.skipped:
+            return "skipped"
+        vals = [v for v in self.values.get((method, column, split, metric), []) if v is not None]
+        if not vals:
+            return "—"
+        mean = sum(vals) / len(vals)
+        if len(vals) > 1:
+            return f"{mean:.4f} ± {math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)):.4f}"
+        return f"{mean:.4f}"
 
 
 def _paper_text(p) -> str:
@@ -246,13 +335,14 @@ def reproduce(table: str, config: str = "smoke", *, seeds: Sequence[int] = (0,),
         root = root / f"reproduce-{config}-sizes-{tag}"
     elif config == "smoke":
         root = root / "reproduce-smoke"
-    num_samples = num_samples or spec.num_samples
+    num_samples = num_samples or (spec.smoke_num_samples if config == "smoke" else None) or spec.num_samples
     report = Report(spec, config, seeds)
     if config == "smoke":
         sz = {**spec.smoke_sizes, **(sizes or {})}
         report.notes.append("Smoke run: " + ", ".join(f"{k} {v:,}" for k, v in sz.items())
-                            + " images per split, tiny networks and a few hundred steps on CPU; "
-                            "it checks the pipeline and is not comparable to the paper.")
+                            + " samples per split, tiny networks and a few hundred steps on CPU"
+                            + (f", {num_samples} importance samples" if num_samples != spec.num_samples else "")
+                            + "; it checks the pipeline and is not comparable to the paper.")
     for column in [c for c in spec.columns if c not in columns]:
         report.skipped[column.key] = "not selected (--only)"
     t_all = time.perf_counter()
@@ -285,22 +375,23 @@ def _run_one(spec, column, method, seed, directory, config, runs, board, device,
     values = {"seed": seed, **overrides}
     if device:
         values["device"] = device
-    conf = cls.resolve_config(config, values)
-    out = runs / spec.name / config / column.key / method.baseline / f"seed{seed}"
-    tag = f"[{column.label} / {method.label} / seed {seed}]"
+    config_name = config + method.config_suffix
+    conf = cls.resolve_config(config_name, values)
+    out = runs / spec.name / config / column.key / method.run_name / f"seed{seed}"
+    tag = f"[{column.label} / {method.paper_method} / seed {seed}]"
     t0 = time.perf_counter()
-    result = train(cls, directory, conf, out, config_name=config, progress=progress,
+    result = train(cls, directory, conf, out, config_name=config_name, progress=progress,
                    log=lambda m: log(f"{tag} {m}"))
     log(f"{tag} trained to step {result.step:,} ({time.perf_counter() - t0:.0f} s)")
     model = result.model
     digest = _sha256(out / ckpt.FILENAME)
-    splits = [(spec.split, None)]
+    splits = [(spec.split, method.fields)]
     if method.counts and spec.extra_split:
         splits.append((spec.extra_split, ("num_objects",)))
     for split, fields in splits:
         cache = out / f"results-{split}.json"
         key = {"checkpoint_sha256": digest, "num_samples": num_samples, "fields": list(fields or []),
-               "dataset": str(directory)}
+               "dataset": str(directory), "per_item": bool(spec.analysis)}
         results = None
         if cache.is_file():
             try:
@@ -317,15 +408,21 @@ def _run_one(spec, column, method, seed, directory, config, runs, board, device,
                      + (f", overrides {json.dumps(dict(overrides), sort_keys=True)}" if overrides else ""))
             predict(model, directory, split, sub, fields=fields, num_samples=num_samples, seed=seed,
                     notes=notes, progress=progress)
-            results = evaluate(sub, directory, split=split, workers=workers)
+            results = evaluate(sub, directory, split=split, workers=workers, per_item=bool(spec.analysis))
+            if "per_item" in results:
+                results["per_item"] = {k: [float(x) for x in v] for k, v in results["per_item"].items()}
             tmp = cache.with_name(cache.name + ".tmp")
             tmp.write_text(json.dumps({"key": key, "results": results}, indent=2) + "\n")
             os.replace(tmp, cache)
             log(f"{tag} {split}: predicted and scored ({time.perf_counter() - t1:.0f} s)")
+        items = results.pop("per_item", None)
+        if items is not None and split == spec.split:
+            report.items[(method.key, column.key, seed)] = items
         if board:
             from .leaderboard import add_entry
 
             report.entries.append(add_entry(results, board))
-        for metric in (spec.nll_metric, spec.count_metric):
+        for metric in [m for m, _ in spec.metrics] or (spec.nll_metric, spec.count_metric):
             if metric in results["metrics"]:
-                report.add(method.label, column.key, split, metric, results["metrics"][metric]["mean"])
+                report.add(method.key if spec.metrics else method.label, column.key, split, metric,
+                           results["metrics"][metric]["mean"])
