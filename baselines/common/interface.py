@@ -64,6 +64,9 @@ class Baseline(nn.Module):
     CONFIGS: ClassVar[Mapping[str, TrainConfig]] = {}
     input_layout: ClassVar[str] = "images"  # "scenes": whole multi-view samples (module docstring)
     input_fields: ClassVar[tuple[str, ...]] = ()  # dataset fields a scenes model reads besides the images
+    # True for a model whose steps train only some parameters (phases, adversarial alternation): DDP must then
+    # look for the parameters a step did not use
+    ddp_find_unused_parameters: ClassVar[bool] = False
 
     def __init__(self, config: TrainConfig, info: DataInfo):
         super().__init__()

@@ -10,7 +10,9 @@
   Both are normalised densities of ``x`` (the per-channel one is a product of
   one-dimensional mixtures), so either gives exact log-likelihoods.
 * :func:`kl_std_normal`, :func:`log_ratio_std_normal` -- diagonal Gaussian
-  posteriors against an ``N(0, I)`` prior.
+  posteriors against an ``N(0, I)`` prior; :func:`kl_normal_prior`,
+  :func:`log_ratio_normal_prior` -- the same against ``N(0, s^2 I)`` for any
+  prior scale ``s`` (official IODINE's prior has ``s = sqrt(ln 2)``).
 
 Shapes: images ``(B, C, H, W)``; per-slot tensors carry the slot axis right
 after the batch axis, ``(B, K, ...)``.
@@ -121,6 +123,26 @@ def kl_std_normal(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 def log_ratio_std_normal(z: torch.Tensor, eps: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     """Elementwise ``log N(z; 0, 1) - log N(z; mu, sigma^2)`` for ``z = mu + sigma * eps`` (the 2 pi terms cancel)."""
     return 0.5 * eps.square() - 0.5 * z.square() + torch.log(sigma)
+
+
+def kl_normal_prior(mu: torch.Tensor, sigma: torch.Tensor, prior_scale: float = 1.0) -> torch.Tensor:
+    """Elementwise ``KL(N(mu, sigma^2) || N(0, s^2))`` with ``s = prior_scale`` (> 0); ``s = 1`` is :func:`kl_std_normal`."""
+    s = float(prior_scale)
+    if not s > 0:
+        raise ValueError(f"prior_scale must be > 0, got {prior_scale}")
+    return 0.5 * (mu.square() + sigma.square()) / (s * s) - 0.5 - torch.log(sigma) + math.log(s)
+
+
+def log_ratio_normal_prior(z: torch.Tensor, eps: torch.Tensor, sigma: torch.Tensor,
+                           prior_scale: float = 1.0) -> torch.Tensor:
+    """Elementwise ``log N(z; 0, s^2) - log N(z; mu, sigma^2)`` for ``z = mu + sigma * eps``, ``s = prior_scale`` (> 0).
+
+    ``s = 1`` is :func:`log_ratio_std_normal`; the 2 pi terms cancel.
+    """
+    s = float(prior_scale)
+    if not s > 0:
+        raise ValueError(f"prior_scale must be > 0, got {prior_scale}")
+    return 0.5 * eps.square() - 0.5 * z.square() / (s * s) + torch.log(sigma) - math.log(s)
 
 
 def log_softmax_slots(logits: torch.Tensor) -> torch.Tensor:

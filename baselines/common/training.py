@@ -223,7 +223,8 @@ def _train(cls, data, config, out, conf, info, device, par, config_name, progres
         if par.enabled:
             from torch.nn.parallel import DistributedDataParallel
 
-            loss_fn = DistributedDataParallel(loss_fn, device_ids=[device.index] if device.type == "cuda" else None)
+            loss_fn = DistributedDataParallel(loss_fn, device_ids=[device.index] if device.type == "cuda" else None,
+                                              find_unused_parameters=cls.ddp_find_unused_parameters)
 
         acc: dict = {}  # train metrics summed since the last log line (checkpointed: resumed logs match)
         n_acc = 0
