@@ -48,6 +48,9 @@ def _expected(arrays, gt):
     if "segmentation" in arrays or "masks" in arrays:
         lab = arrays["segmentation"] if "segmentation" in arrays else M.to_labels(arrays["masks"])
         out.update(M.segmentation_metrics(gt["segmentation"], lab))
+        if "masks" in arrays:  # the soft-mask score runs by default only on soft masks
+            gm = gt["alpha"] / 255.0 if "alpha" in gt else M.label_masks(gt["segmentation"])
+            out["cis_miou"] = M.cis_miou(gm, arrays["masks"])
     if "num_objects" in arrays:
         out["count_accuracy"] = M.count_accuracy(gt["num_objects"], arrays["num_objects"])
     if "log_weights" in arrays:

@@ -85,6 +85,10 @@ METRICS: dict[str, MetricInfo] = {
                          "mean segmentation covering over GT objects (background not scored; GENESIS's FG mSC)"),
     "sc_fg": MetricInfo("SC (fg)", ("labels",), ("segmentation",), "higher", "score",
                         "segmentation covering over GT objects, weighted by object size"),
+    "cis_miou": MetricInfo("mIoU (CIS, greedy)", ("labels",), ("segmentation",), "higher", "score",
+                           "the CIS authors' mIoU: best IoU per GT channel incl. background (> 4 px), many-to-one "
+                           "(not a matching), soft masks binarised at > 0.04 (the submission's masks if given, the "
+                           "dataset's soft alpha if stored); by default only for submissions with masks"),
     "id_switches": MetricInfo("ID switches/seq", ("labels",), ("segmentation",), "lower", "count",
                               "identity switches per sequence (CLEAR-MOT matching: Hungarian on IoU >= 0.5, "
                               "continuing pairs first)", True),
@@ -145,6 +149,7 @@ def select_metrics(requested: Sequence[str] | str | None, fields: Iterable[str],
                               "segmentation ground truth to score it against; remove the field")
     ok = applicable_metrics(fields, lay)
     if requested is None:
+        ok = [n for n in ok if n != "cis_miou" or "masks" in fields]  # the soft-mask score, for soft masks
         if not ok:
             raise SubmissionError(f"no metric applies to the fields {', '.join(sorted(fields)) or '(none)'}; "
                                   f"expected any of segmentation, masks, num_objects, log_weights, elbo, "
@@ -287,12 +292,16 @@ def _score_block(job: _Job, start: int, stop: int, pred: dict | None = None) -> 
                            f"({str(exc).splitlines()[0][:150]}); check it with `scenebench verify`") from None
     want = set(job.metrics)
     out: dict = {}
-    if want & set(SEG_METRICS + ID_METRICS):
+    if want & set(SEG_METRICS + ID_METRICS + ("cis_miou",)):
         labels = pred["segmentation"] if "segmentation" in pred else M.to_labels(pred["masks"])
         seg = [m for m in SEG_METRICS if m in want]
         if seg:
             res = M.segmentation_metrics(gt["segmentation"], labels, metrics=seg, reduction="none")
             out.update({m: np.asarray(v, np.float64).ravel() for m, v in res.items()})
+        if "cis_miou" in want:  # soft masks where they exist: the submission's, the dataset's alpha
+            pm = pred["masks"] if "masks" in pred else M.label_masks(labels)
+            gm = gt["alpha"] / 255.0 if "alpha" in gt else M.label_masks(gt["segmentation"])
+            out["cis_miou"] = np.asarray(M.cis_miou(gm, pm, reduction="none"), np.float64).ravel()
         if want & set(ID_METRICS) and not job.track:
             out["_idsw"] = M.identity_switches(gt["segmentation"], labels)
     if "count_accuracy" in want:
@@ -465,7 +474,8 @@ def evaluate(submission, data, *, split: str | None = None, metrics: Sequence[st
             check_declared(name, shape, dtype, lay)
         names = select_metrics(metrics, sub.fields, lay)
         pred_fields = _fields_needed(names, sub.fields)
-        gt_fields = tuple(sorted({g for n in names for g in METRICS[n].gt}))
+        gt_fields = tuple(sorted({g for n in names for g in METRICS[n].gt}
+                                 | ({"alpha"} if "cis_miou" in names and "alpha" in lay.gt_fields else set())))
         num_dims = int(np.prod(lay.image_shape, dtype=np.int64))
         job = _Job(str(directory), lay.split, gt_fields, pred_fields, tuple(names), lay.lead_kind, num_dims,
                    lay.image_ndim, sub if sub.random_access else None, lay.track)
@@ -554,6 +564,8 @@ def _fields_needed(names: Sequence[str], fields: Mapping) -> tuple:
     for n in names:
         for x in METRICS[n].needs:
             need.add(("segmentation" if "segmentation" in fields else "masks") if x == "labels" else x)
+    if "cis_miou" in names and "masks" in fields:  # it scores the soft masks themselves
+        need.add("masks")
     return tuple(k for k in fields if k in need)
 
 

@@ -22,6 +22,7 @@ Conventions
 Metrics
 -------
 miou, segmentation_covering          -- segmentation (Hungarian / best-match IoU)
+cis_miou, label_masks                -- the CIS authors' greedy soft-mask mIoU
 ari, fg_ari                          -- clustering (adjusted Rand index)
 count_accuracy, count_segments       -- counting
 iw_nll, inference_gap                -- likelihood from importance weights
@@ -39,13 +40,14 @@ from .counting import count_accuracy, count_segments
 from .latents import duplicate_rate, slot_similarity
 from .likelihood import inference_gap, iw_nll
 from .reconstruction import mse
-from .segmentation import miou, segmentation_covering
+from .segmentation import cis_miou, label_masks, miou, segmentation_covering
 from .tracking import IdentitySwitches, identity_switches
 
 __all__ = [
     "IdentitySwitches",
     "MetricAccumulator",
     "ari",
+    "cis_miou",
     "count_accuracy",
     "count_segments",
     "duplicate_rate",
@@ -53,6 +55,7 @@ __all__ = [
     "identity_switches",
     "inference_gap",
     "iw_nll",
+    "label_masks",
     "miou",
     "mse",
     "segmentation_covering",
