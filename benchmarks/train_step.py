@@ -1,8 +1,14 @@
-"""Training step time of the LAVAE baselines per batch of 64 (forward + backward + Adamax step).
+"""Training step time of the baselines (forward + backward + optimizer step), at the papers' batch sizes.
 
-    python benchmarks/train_step.py                       # CPU, smoke and paper configs, 1 and all threads
+    python benchmarks/train_step.py                       # LAVAE: CPU, smoke and paper configs, 1 and all threads
     python benchmarks/train_step.py --configs paper --threads 2 --steps 5
+    python benchmarks/train_step.py --models lds          # MONet, IODINE, MulMON (0 and +LDS) on CLE-MV
     python benchmarks/train_step.py --device cuda
+
+``--models lavae`` (default) times LAVAE and its conv beta-VAE per batch of 64;
+``--models lds`` times the LDS paper's models on 64x64 CLE-MV at their paper
+batch sizes (MONet 40 images, IODINE 8 images, MulMON 8 scenes of 10 views),
+with and without the LDS prior, whichever of them are registered.
 
 Data: small multi-MNIST (lavae-1k, 1 channel, 17x17 sprites) and
 multi-dSprites (lavae, RGB, 21x21 sprites) datasets generated into a
@@ -25,10 +31,9 @@ from pathlib import Path
 DATASETS = (("multi-MNIST", "multi_mnist", "lavae-1k"), ("multi-dSprites", "multi_dsprites", "lavae"))
 
 
-def time_steps(cls, config, data, step: int, steps: int, device, fixed_n=None) -> float:
+def time_steps(cls, config, data, step: int, steps: int, device, fixed_n=None, batch: int = 64) -> float:
     import torch
 
-    from scenebench.baselines.common.data import to_input
     from scenebench.baselines.common.runtime import deterministic, seeded_init
 
     with deterministic(device):
@@ -40,7 +45,7 @@ def time_steps(cls, config, data, step: int, steps: int, device, fixed_n=None) -
         gen = torch.Generator(device=device).manual_seed(0)
         times = []
         for i in range(steps + 1):
-            x = to_input(data.batch(i, 64, 0), device)
+            x = model.prepare(data.batch(i, batch, 0))
             if device.type == "cuda":
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
@@ -62,7 +67,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3, help="timed steps per measurement")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--data-root", default=None, help="where the small datasets go (default: a temporary dir)")
+    ap.add_argument("--models", default="lavae", choices=("lavae", "lds"), help="which baselines to time")
     args = ap.parse_args()
+    if args.models == "lds":
+        return lds_main(args)
 
     import os
 
@@ -99,6 +107,52 @@ def main() -> None:
                     sec = time_steps(cls, config, data, step, args.steps, device, fixed_n)
                     cells.append(f"{sec:8.3f}s")
                 print(f"{model_name:<14} {name:<7} {label:<15} {regime:<18} " + " ".join(cells), flush=True)
+    if tmp is not None:
+        tmp.cleanup()
+
+
+LDS_MODELS = (("monet", 40), ("iodine", 8), ("mulmon", 8))  # paper batch sizes (images; MulMON: scenes)
+
+
+def lds_main(args) -> None:
+    import os
+
+    import torch
+
+    from scenebench.baselines.common.data import TrainData
+    from scenebench.baselines.common.runtime import resolve_device
+    from scenebench.datasets.build import generate
+    from scenebench.errors import ConfigError
+    from scenebench.registry import get_baseline
+
+    device = resolve_device(args.device)
+    cores = os.cpu_count() or 1
+    threads = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, cores})
+    tmp = tempfile.TemporaryDirectory() if args.data_root is None else None
+    root = Path(args.data_root or tmp.name)
+    data_dir = generate("cle_mv", "cle-mv", root, overrides={"splits.train": 12, "splits.test": 1}, splits=["train"],
+                        workers=1)
+    print(f"device {device}, torch {torch.__version__}, {cores} cores; median of {args.steps} steps; "
+          "64x64 CLE-MV, the paper's batch sizes")
+    head = " ".join(f"{f'{t} thr':>9}" for t in threads)
+    print(f"{'model':<8} {'config':<10} {'batch':<16} {head}")
+    for name, batch in LDS_MODELS:
+        try:
+            cls = get_baseline(name)
+        except ConfigError:
+            print(f"{name:<8} (not registered)")
+            continue
+        data = TrainData.for_model(cls, data_dir, val_size=10)
+        unit = "scenes" if cls.input_layout == "scenes" else "images"
+        for config_name in args.configs.split(","):
+            for suffix in ("", "-lds"):
+                b = batch if config_name.startswith("paper") else cls.resolve_config(config_name).batch_size
+                config = cls.resolve_config(config_name + suffix, {"device": str(device)})
+                cells = []
+                for t in threads:
+                    torch.set_num_threads(t)
+                    cells.append(f"{time_steps(cls, config, data, 0, args.steps, device, batch=b):8.3f}s")
+                print(f"{name:<8} {config_name + suffix:<10} {f'{b} {unit}':<16} " + " ".join(cells), flush=True)
     if tmp is not None:
         tmp.cleanup()
 
