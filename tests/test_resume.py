@@ -134,7 +134,7 @@ def test_an_unparseable_scheduler_address_makes_no_client(address):
     with pytest.raises(ScenebenchError, match="Dask scheduler") as info:
         connect(address)
     assert len(str(info.value)) < 400 and "\n" not in str(info.value)
-    assert not [o for o in gc.get_objects() if isinstance(o, Client)]
+    assert not [o for o in gc.get_objects() if type(o) is Client]
 
 
 def test_a_failed_client_is_finalized_before_the_error_is_raised():
@@ -144,7 +144,7 @@ def test_a_failed_client_is_finalized_before_the_error_is_raised():
     with pytest.raises(ScenebenchError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:1'") as info:
         connect("tcp://127.0.0.1:1", timeout="0.3s")
     assert info.value.__context__ is None
-    assert not [o for o in gc.get_objects() if isinstance(o, Client)]
+    assert not [o for o in gc.get_objects() if type(o) is Client]
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "deleted"])
