@@ -75,7 +75,7 @@ def test_monet_is_registered():
     from scenebench.registry import get_baseline
 
     assert get_baseline("monet") is Monet
-    assert set(Monet.capabilities()) == {"segment", "log_weights", "elbo", "reconstruct", "latents"}
+    assert set(Monet.capabilities()) == {"segment", "log_weights", "elbo", "reconstruct", "latents", "masks"}
 
 
 # ----------------------------------------------------------------------------- the networks

@@ -14,6 +14,7 @@ method                 returns                       meaning
 ``elbo(x)``            float64 ``(B,)``              evidence lower bound, nats
 ``reconstruct(x)``     float32 ``(B, C, H, W)``      reconstruction (Bernoulli means) in [0, 1]
 ``latents(x)``         float32 ``(B, K, D)``         per-object latent vectors (zero-padded slots)
+``masks(x)``           float32 ``(B, K, H, W)``      soft slot masks (sum to 1 over K), for soft-mask metrics
 =====================  ============================  ==================================================
 
 A model of whole multi-view scenes sets ``input_layout = "scenes"`` and
@@ -49,7 +50,7 @@ def scalar(value) -> float:
     return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
 
 
-CAPABILITIES = ("segment", "count", "log_weights", "elbo", "reconstruct", "latents")
+CAPABILITIES = ("segment", "count", "log_weights", "elbo", "reconstruct", "latents", "masks")
 EVAL_SEED = 20190926  # seed of the default generator of sampling methods
 
 
@@ -143,6 +144,9 @@ class Baseline(nn.Module):
 
     def latents(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{self.name} has no latents")
+
+    def masks(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{self.name} has no soft masks")
 
     # ------------------------------------------------------------------ fit / load
     @classmethod

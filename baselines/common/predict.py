@@ -15,6 +15,7 @@ log_weights     ``model.log_weights(x, S)``   (N, S) float64, nats
 elbo            mean of those log-weights     (N,) float64 (``log_weights(x, 1)`` if alone)
 reconstruction  ``model.reconstruct``         (N, H, W, C) float32 in [0, 1]
 latents         ``model.latents``             (N, K, D) float32
+masks           ``model.masks``               (N, K, H, W) float16 soft masks
 ==============  ============================  ===================================
 
 Samples of ``V`` views (or ``T`` frames; ``DataInfo.images_per_sample``)
@@ -48,7 +49,7 @@ from scenebench.errors import ConfigError
 from .interface import CAPABILITIES
 
 FIELD_SOURCES = {"segmentation": "segment", "num_objects": "count", "log_weights": "log_weights",
-                 "elbo": "elbo", "reconstruction": "reconstruct", "latents": "latents"}
+                 "elbo": "elbo", "reconstruction": "reconstruct", "latents": "latents", "masks": "masks"}
 DEFAULT_FIELDS = ("segmentation", "num_objects", "log_weights", "elbo")  # reconstruction/latents: opt-in (large)
 
 
@@ -105,6 +106,8 @@ def predict_batch(model, x: torch.Tensor, fields: Sequence[str], num_samples: in
         out["reconstruction"] = rec.movedim(-3, -1).contiguous().cpu().numpy()
     if "latents" in fields:
         out["latents"] = model.latents(x).float().cpu().numpy()
+    if "masks" in fields:  # float16: the soft-mask metrics threshold them (at 0.04); half the bytes of float32
+        out["masks"] = model.masks(x).to(torch.float16).cpu().numpy()
     return out
 
 

@@ -108,7 +108,7 @@ def train(name, data, config, sets, out, device, fresh, threads, progress):
               help="Importance samples per image for log_weights.")
 @click.option("--fields", default=None, metavar="LIST",
               help="Comma-separated submission fields (default: segmentation,num_objects,log_weights,elbo "
-                   "where supported; also reconstruction, latents).")
+                   "where supported; also reconstruction, latents, masks).")
 @click.option("--batch-size", type=int, default=None, help="Images per batch (default: the config's eval_batch_size).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the importance sampling.")
 @click.option("--device", default=None, help="auto (default), cpu, cuda or cuda:N.")
