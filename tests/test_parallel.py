@@ -103,6 +103,7 @@ def test_scenes_models_read_whole_samples_with_their_fields(tiny_scenes):
 
     data = TrainData.for_model(ToyScenes, tiny_scenes, val_size=10)
     assert data.layout == "scenes" and len(data) == 4 and data.unit == "scenes"
+    assert data.batches_per_epoch(2) == 2 and data.batches_per_epoch(3) == 1  # scenes, not the dict's keys
     assert data.train["image"].shape == (4, 10, 3, 64, 64) and data.train["image"].dtype == torch.uint8
     assert data.val["camera/position"].shape == (1, 10, 3) and data.val["camera/position"].dtype == torch.float32
     reader = SplitReader(tiny_scenes, "train", fields=["image", "camera/position"])

@@ -248,7 +248,7 @@ class TrainData:
         return batch_length(self.train)
 
     def batches_per_epoch(self, batch_size: int) -> int:
-        return len(self.train) // batch_size
+        return len(self) // batch_size
 
     def batch_indices(self, step: int, batch_size: int, seed: int) -> np.ndarray:
         """Indices of the training images in batch ``step`` (a pure function of its arguments)."""
