@@ -177,6 +177,8 @@ def _paper_cell(p) -> str:
         text = f"{p.count}/{p.total}"
     elif p.metric == "count_accuracy":
         text = f"{100 * p.mean:.1f}%"
+    elif p.spread:  # the paper's own spread, as printed (e.g. CIS's variance "6.4δ")
+        text = f"{p.mean:.{p.decimals}f} ± {p.spread}"
     else:
         text = f"{p.mean:.{p.decimals}f}" + (f" ± {p.std:.{p.decimals}f}" if p.std is not None else "")
     if p.bound == ">=":
