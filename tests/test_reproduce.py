@@ -241,3 +241,17 @@ def test_reproduce_cis_table1_end_to_end(tmp_path):
         greedy, hungarian = float(cells[5]), float(cells[6])  # measured from the soft masks / the label maps
         assert 0 < greedy <= 1 and 0 < hungarian <= 1
     assert report.skipped["objects-room"].startswith("n/a")
+
+
+def test_vitae_table5_times_the_models_beside_the_supplement(tmp_path):
+    from scenebench.evaluation.timing import ROWS, vitae_table5
+
+    report = vitae_table5("smoke", data_root=tmp_path, device="cpu", repeats=1, rows=(ROWS[0], ROWS[3]))
+    lines = report.markdown().splitlines()
+    vae = next(line for line in lines if line.startswith("| VAE & β-VAE |")).split(" | ")
+    assert vae[1:3] == ["0.0016 s", "0.0140 s"] and vae[5:7] == ["1.0x", "1.0x |"]
+    vitae = next(line for line in lines if line.startswith("| C-VITAE (affine) |")).split(" | ")
+    assert vitae[5] == "5.8x" and float(vitae[3].split()[0]) > 0 and vitae[6].endswith("x |")
+    assert "compare the ratios" in report.markdown()
+    with pytest.raises(ConfigError, match="expected smoke or paper"):
+        vitae_table5("huge")
