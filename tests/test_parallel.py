@@ -132,3 +132,24 @@ def test_scenes_model_trains_and_predicts_per_sample(tmp_path, tiny_scenes):
 
     with h5py.File(sub) as f:
         assert f["segmentation"].shape == (2, 10, 64, 64) and f["reconstruction"].shape == (2, 10, 64, 64, 3)
+
+
+REFINEMENT_TINY = {  # models that take input gradients inside their forward pass (autograd.grad under DDP)
+    "iodine": dict(num_slots=3, latent_dim=4, num_iters=2, refine_channels="4,4", refine_mlp="8", lstm_hidden=8,
+                   decoder_channels=4, decoder_layers=2, batch_size=4, val_size=10, steps=2, eval_every=2,
+                   checkpoint_every=2, eval_batch_size=10, device="cpu"),
+    "mulmon": dict(num_slots=3, latent_dim=4, view_dim=3, view_hidden=8, projector_hidden=16, decoder_channels=4,
+                   decoder_layers=2, refine_channels="4,8", refine_hidden=16, refine_features=8, lstm_hidden=8,
+                   inner_iterations=2, max_observed=2, batch_size=2, val_size=10, steps=2, eval_every=2,
+                   checkpoint_every=2, eval_batch_size=2, device="cpu"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFINEMENT_TINY))
+def test_refinement_models_train_under_torchrun(tmp_path, tiny_scenes, name):
+    sets = [a for k, v in REFINEMENT_TINY[name].items() for a in ("--set", f"{k}={v}")]
+    _torchrun(WORKER, name, tiny_scenes, tmp_path / "run", *sets)
+    r0, r1 = _params(tmp_path / "run" / "params-rank0.pt"), _params(tmp_path / "run" / "params-rank1.pt")
+    assert all(torch.equal(r0[k], r1[k]) for k in r0)
+    state = ckpt.read(tmp_path / "run")
+    assert state["step"] == 2 and state["world_size"] == 2
