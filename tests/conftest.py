@@ -19,6 +19,15 @@ def small_cis(tmp_path_factory):
 
 
 @pytest.fixture
+def run_cli():
+    """Invoke the ``scenebench`` command group in-process: ``run_cli("baseline", "train", ...)``."""
+    from scenebench.cli import main
+
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
 def cli():
     from scenebench.cli import main
 

@@ -252,16 +252,6 @@ def test_every_phase_runs_and_resume_is_bit_identical(tmp_path, tiny_texture):
 
 
 # ----------------------------------------------------------------------------- CLI round trips
-@pytest.fixture
-def run_cli():
-    from click.testing import CliRunner
-
-    from scenebench.cli import main
-
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
 @pytest.mark.parametrize("name", ["cis", "cis-monet"])
 def test_train_predict_evaluate_round_trip_from_the_cli(tmp_path, tiny_texture, run_cli, monkeypatch, name):
     monkeypatch.chdir(tmp_path)

@@ -418,16 +418,6 @@ def test_training_lowers_the_validation_negative_elbo(tmp_path, tiny_cis):
 
 
 # ----------------------------------------------------------------------------- CLI round trip
-@pytest.fixture
-def run_cli():
-    from click.testing import CliRunner
-
-    from scenebench.cli import main
-
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
 def _tiny_file(path, **extra):
     path.write_text(json.dumps({"base": "smoke", **TINY, **extra}))
     return path

@@ -442,16 +442,6 @@ def test_training_lowers_the_validation_negative_elbo(tmp_path, tiny_cle):
     assert {"recon", "kl", "query_nll", "lds", "similarity", "neg_elbo", "lr"} <= set(train_log[-1])
 
 
-@pytest.fixture
-def run_cli():
-    from click.testing import CliRunner
-
-    from scenebench.cli import main
-
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
 def _tiny_file(path, **extra):
     path.write_text(json.dumps({"base": "smoke", **TINY, **extra}))
     return path
