@@ -84,6 +84,17 @@ class SpatialBroadcastDecoder(nn.Module):
         return self.net(torch.cat([tiled, coords], 1))
 
 
+def decode_slots(decoder: nn.Module, z: torch.Tensor, rgb_sigmoid: bool = False):
+    """``z (..., K, D)`` through a per-slot decoder with ``C + 1`` outputs -> RGB means ``(..., K, C, H, W)``
+    (sigmoid applied if ``rgb_sigmoid``) and mask logits ``(..., K, H, W)`` (the last output channel)."""
+    lead = z.shape[:-1]
+    out = decoder(z.reshape(-1, z.shape[-1]))
+    means, logits = out[:, :-1], out[:, -1]
+    if rgb_sigmoid:
+        means = torch.sigmoid(means)
+    return means.reshape(*lead, *means.shape[1:]), logits.reshape(*lead, *logits.shape[1:])
+
+
 # --------------------------------------------------------------------------- likelihood
 def component_log_prob(x: torch.Tensor, means: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     """``log N(x_c; mu_kc, sigma_k^2)`` per slot, channel and pixel.

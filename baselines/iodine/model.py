@@ -71,8 +71,8 @@ from torch import nn
 from ..common import lds
 from ..common.interface import Baseline, scalar
 from ..common.modes import evaluation
-from ..common.slots import (component_log_prob, coordinate_grid, image_sum, kl_normal_prior, log_ratio_normal_prior,
-                            log_softmax_slots, mixture_log_prob)
+from ..common.slots import (component_log_prob, coordinate_grid, decode_slots, image_sum, kl_normal_prior,
+                            log_ratio_normal_prior, log_softmax_slots, mixture_log_prob)
 from . import DESCRIPTION, PAPER
 from .config import IODINE_CONFIGS, IodineConfig, iteration_weights, paper_lr
 from .networks import BroadcastDecoder, InputNorms, RefinementNetwork
@@ -141,12 +141,7 @@ class Iodine(Baseline):
 
     def decode(self, z: torch.Tensor):
         """``z (..., K, D)`` -> RGB means ``(..., K, C, H, W)`` and mask logits ``(..., K, H, W)``."""
-        lead = z.shape[:-1]
-        out = self.decoder(z.reshape(-1, z.shape[-1]))
-        means, logits = out[:, :-1], out[:, -1]
-        if self.config.rgb_sigmoid:
-            means = torch.sigmoid(means)
-        return means.reshape(*lead, *means.shape[1:]), logits.reshape(*lead, *logits.shape[1:])
+        return decode_slots(self.decoder, z, self.config.rgb_sigmoid)
 
     def log_likelihood(self, x: torch.Tensor, means: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """``log p(x | z)`` per image, float64 ``(B,)``, from the decoded means and mask logits."""

@@ -63,7 +63,7 @@ from scenebench.errors import ConfigError
 from ..common import lds
 from ..common.interface import Baseline, scalar
 from ..common.modes import evaluation
-from ..common.slots import (SpatialBroadcastDecoder, component_log_prob, image_sum, kl_std_normal,
+from ..common.slots import (SpatialBroadcastDecoder, component_log_prob, decode_slots, image_sum, kl_std_normal,
                             log_ratio_std_normal, log_softmax_slots, mixture_log_prob)
 from . import DESCRIPTION, PAPER
 from .config import MONET_CONFIGS, MonetConfig
@@ -118,12 +118,7 @@ class Monet(Baseline):
 
     def decode(self, z: torch.Tensor):
         """``z (..., K, D)`` -> RGB means ``(..., K, C, H, W)`` and mask logits ``(..., K, H, W)``."""
-        lead = z.shape[:-1]
-        out = self.decoder(z.reshape(-1, z.shape[-1]))
-        means, logits = out[:, :-1], out[:, -1]
-        if self.config.rgb_sigmoid:
-            means = torch.sigmoid(means)
-        return means.reshape(*lead, *means.shape[1:]), logits.reshape(*lead, *logits.shape[1:])
+        return decode_slots(self.decoder, z, self.config.rgb_sigmoid)
 
     def log_likelihood(self, x: torch.Tensor, means: torch.Tensor, log_mix: torch.Tensor) -> torch.Tensor:
         """``log p(x | ...)`` per image, float64 ``(B,)``: the Gaussian mixture with log mixing weights ``log_mix``."""
