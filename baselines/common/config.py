@@ -40,10 +40,14 @@ class TrainConfig:
     device: str = "auto"  # auto (cuda if available), cpu, cuda, cuda:1 ...
     eval_batch_size: int = 64  # images per batch in validation and prediction (scenes, for models of whole scenes)
 
-    def validate(self) -> None:
-        for name in ("steps", "batch_size", "eval_every", "log_every", "checkpoint_every", "eval_batch_size"):
+    def check_positive(self, *names: str) -> None:
+        """ValueError naming the first of the fields ``names`` that is not >= 1."""
+        for name in names:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    def validate(self) -> None:
+        self.check_positive("steps", "batch_size", "eval_every", "log_every", "checkpoint_every", "eval_batch_size")
         if self.val_size < 0 or self.seed < 0:
             raise ValueError(f"val_size and seed must be >= 0, got {self.val_size}, {self.seed}")
         if not self.lr > 0 or self.grad_clip < 0:

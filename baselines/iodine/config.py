@@ -178,10 +178,8 @@ class IodineConfig(TrainConfig):
         lds.check_fields(self)
         if not 2 <= self.num_slots <= 255:
             raise ValueError(f"num_slots must be in [2, 255] (segment labels are uint8), got {self.num_slots}")
-        for name in ("latent_dim", "num_iters", "lstm_hidden", "decoder_channels", "decoder_layers",
-                     "sample_chunk", "lr_decay_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self.check_positive("latent_dim", "num_iters", "lstm_hidden", "decoder_channels", "decoder_layers",
+                            "sample_chunk", "lr_decay_steps")
         if not self.refine_channels or any(int(c) < 1 for c in self.refine_channels):
             raise ValueError(f"refine_channels must be a non-empty list of widths >= 1, got {self.refine_channels}")
         if any(int(c) < 1 for c in self.refine_mlp):

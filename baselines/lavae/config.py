@@ -100,10 +100,8 @@ class LavaeConfig(TrainConfig):
         super().validate()
         if not 1 <= self.max_objects <= 255:
             raise ValueError(f"max_objects must be in [1, 255], got {self.max_objects}")
-        for name in ("latent_dim", "channels", "head_channels", "decoder_channels", "aux_channels", "aux_latent",
-                     "aux_grid", "sample_chunk", "lr_location_decay_steps", "tau_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self.check_positive("latent_dim", "channels", "head_channels", "decoder_channels", "aux_channels", "aux_latent",
+                            "aux_grid", "sample_chunk", "lr_location_decay_steps", "tau_steps")
         if self.blocks < 0 or self.decoder_blocks < 0 or self.warmup_steps < 0 or self.warmup_anneal_steps < 0:
             raise ValueError("blocks, decoder_blocks, warmup_steps and warmup_anneal_steps must be >= 0")
         if self.count_window < 3 or self.count_window % 2 == 0:
@@ -155,9 +153,7 @@ class BetaVaeConfig(TrainConfig):
 
     def validate(self) -> None:
         super().validate()
-        for name in ("latent_channels", "latent_size", "channels", "sample_chunk"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self.check_positive("latent_channels", "latent_size", "channels", "sample_chunk")
         if self.blocks < 0 or self.beta_steps < 0 or self.beta_start < 0 or self.beta_end < 0:
             raise ValueError("blocks, beta_steps, beta_start and beta_end must be >= 0")
 

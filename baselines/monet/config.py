@@ -96,10 +96,8 @@ class MonetConfig(TrainConfig):
         lds.check_fields(self)
         if not 2 <= self.num_slots <= 255:
             raise ValueError(f"num_slots must be in [2, 255] (segment labels are uint8), got {self.num_slots}")
-        for name in ("latent_dim", "unet_channels", "unet_mlp", "encoder_hidden", "decoder_channels",
-                     "decoder_layers", "sample_chunk"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self.check_positive("latent_dim", "unet_channels", "unet_mlp", "encoder_hidden", "decoder_channels",
+                            "decoder_layers", "sample_chunk")
         if self.unet_blocks < 0:
             raise ValueError(f"unet_blocks must be >= 1 (or 0 = auto), got {self.unet_blocks}")
         if not self.encoder_channels or any(int(c) < 1 for c in self.encoder_channels):

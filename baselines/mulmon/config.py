@@ -143,11 +143,9 @@ class MulmonConfig(TrainConfig):
         lds.check_fields(self)
         if not 2 <= self.num_slots <= 255:
             raise ValueError(f"num_slots must be in [2, 255] (segment labels are uint8), got {self.num_slots}")
-        for name in ("latent_dim", "view_dim", "view_hidden", "projector_hidden", "decoder_channels",
-                     "decoder_layers", "refine_hidden", "refine_features", "lstm_hidden", "inner_iterations",
-                     "min_observed", "lr_anneal_steps", "eval_chunk"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self.check_positive("latent_dim", "view_dim", "view_hidden", "projector_hidden", "decoder_channels",
+                            "decoder_layers", "refine_hidden", "refine_features", "lstm_hidden", "inner_iterations",
+                            "min_observed", "lr_anneal_steps", "eval_chunk")
         if self.max_observed < self.min_observed:
             raise ValueError(f"need min_observed <= max_observed, got {self.min_observed}, {self.max_observed}")
         if self.eval_observed < 0:

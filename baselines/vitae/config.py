@@ -57,9 +57,7 @@ class VaeConfig(TrainConfig):
 
     def validate(self) -> None:
         super().validate()
-        for name in ("latent_dim", "sample_chunk", "tc_dataset_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self.check_positive("latent_dim", "sample_chunk", "tc_dataset_size")
         if not self.encoder_widths or not self.decoder_widths or min(self.encoder_widths + self.decoder_widths) < 1:
             raise ValueError("encoder_widths and decoder_widths must be non-empty lists of positive widths")
         if not self.pixel_variance > 0 or not 0 < self.likelihood_eps < 0.5 or self.variance_floor < 0:
