@@ -17,6 +17,12 @@ class ConfigError(ScenebenchError):
     """Unknown family/preset/split, unknown config key, bad value or range."""
 
 
+class AssetError(ConfigError):
+    """A file the run needs from outside scenebench (licensed models, pretrained weights) is absent.
+
+    ``scenebench reproduce`` skips the column that needs it, with this message, and runs the others."""
+
+
 class DatasetError(ScenebenchError):
     """An output/input dataset directory that cannot be used as asked."""
 

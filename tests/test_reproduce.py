@@ -242,3 +242,24 @@ def test_vitae_table5_times_the_models_beside_the_supplement(tmp_path):
     assert "compare the ratios" in report.markdown()
     with pytest.raises(ConfigError, match="expected smoke or paper"):
         vitae_table5("huge")
+
+
+def test_reproduce_skips_a_column_whose_paper_config_needs_absent_imagenet_weights(tmp_path, run_cli):
+    """F-Animals under --config paper starts Omega from ImageNet: without the weights that column is skipped
+    with the reason, and --set must name a baseline of the table."""
+    from scenebench.evaluation.reproduce import reproduce
+
+    over = {"cis-monet": dict(steps=1, batch_size=2, val_size=2, device="cpu", segnet_channels=2),
+            "cis": dict(steps=1, batch_size=2, val_size=2, device="cpu")}
+    report = reproduce("cis-table1", "paper", only=["flying-animals"], data_root=tmp_path / "data",
+                       runs=tmp_path / "runs", leaderboard=None, workers=1, progress=False, log=lambda m: None,
+                       sizes={"train": 4, "test": 2}, train_overrides=over)
+    reason = report.skipped["flying-animals"]
+    assert reason.startswith("MONet: ") and "imagenet_checkpoint" in reason
+    assert "F-Animals skipped: MONet: " in report.markdown()
+    res = run_cli("reproduce", "cis-table1", "--set", "lavae.steps=3")
+    assert res.exit_code != 0 and "trains no baseline 'lavae'" in res.output and "cis-monet" in res.output
+    res = run_cli("reproduce", "cis-table1", "--set", "steps=3")
+    assert res.exit_code != 0 and "BASELINE.KEY=VALUE" in res.output
+    res = run_cli("reproduce", "vitae-table5", "--set", "vae.steps=3")
+    assert res.exit_code != 0 and "takes no --set" in res.output

@@ -329,3 +329,9 @@ def test_train_predict_evaluate_round_trip_from_the_cli(tmp_path, tiny_mnist, mo
     metrics = json.loads(res.output)["metrics"]
     assert "iw_nll" in metrics and math.isfinite(metrics["iw_nll"]["mean"])
     assert metrics["inference_gap"]["mean"] > -1e-9
+    res = run_cli("baseline", "sheets", "c-vitae", "-k", run, "-d", tiny_mnist, "-s", "train", "-n", "4")
+    assert res.exit_code == 0, res.output
+    assert [p.rsplit("/", 1)[-1] for p in res.stdout.split()] == ["reconstructions.png", "traversals.png"]
+    assert (run / "traversals.png").is_file()
+    res = run_cli("baseline", "sheets", "c-vitae", "-k", run, "-d", tiny_mnist, "-s", "nope")
+    assert res.exit_code != 0 and "nope" in res.output and "Traceback" not in res.output

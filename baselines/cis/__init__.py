@@ -5,9 +5,11 @@ Registered lazily (importing this package does not import torch):
 * ``cis`` -- :class:`scenebench.baselines.cis.model.Cis`: segmentation network Omega trained adversarially
   against a conditional inpainter psi (contextual information separation), a per-object VAE on Omega's masks,
   optional perceptual cycle-consistency (``perceptual_consistency``); configs ``smoke``, ``smoke-pc``,
-  ``paper``, ``paper-multi-texture``, ``paper-multi-dsprites``, ``paper-pc``, ``paper-code``.
+  ``smoke-flying-animals``, ``paper``, ``paper-multi-texture``, ``paper-multi-dsprites``,
+  ``paper-flying-animals``, ``paper-pc``, ``paper-pc-code``, ``paper-code``.
 * ``cis-monet`` -- :class:`scenebench.baselines.cis.monet_frame.CisMonet`: Omega's K softmax masks with
-  MONet's component VAE and loss; configs ``smoke``, ``paper``, ``paper-multi-texture``, ``paper-multi-dsprites``.
+  MONet's component VAE and loss; configs ``smoke``, ``paper``, ``paper-multi-texture``, ``paper-multi-dsprites``,
+  ``paper-flying-animals``.
 
 See :mod:`.config` for the phases, the sources of every value and the code-vs-paper options.
 """

@@ -39,6 +39,33 @@ Modelling choices that change results
 * **Edges** (``edge_mode``): ``"full"`` (code): Sobel edges of the whole
   image, so psi sees the shape of the hidden region through its edge input;
   ``"masked"``: edges of the visible context only (edges times 1 - Om_k).
+  Binarisation (``edge_style``, always on the raw image): ``"abs-minmax"``
+  (code, 64x64 data; the default): |Sobel| summed over colours, min-max per
+  image and direction, ``> edge_threshold``; ``"signed"`` (code, flying
+  animals): the signed Sobel responses summed over colours, divided by
+  ``edge_scale`` (15), ``|.| > edge_threshold`` (0.04), so opposite colour
+  changes cancel and the threshold is absolute.
+* **The VAE's view** (code, flying animals only): ``vae_normalise`` min-max
+  normalises the image per image and channel for the VAE stage only (after
+  the CIS losses; a flat channel gives 0); ``vae_scale`` (0.5: 192x256 ->
+  96x128) nearest-resizes the image and the opened masks, so the VAE, its
+  losses and its latents live at that resolution. ``reconstruct`` (and the
+  validation L1) resizes the fused image back bilinearly and undoes the
+  min-max normalisation with the input's per-channel range (both assumed;
+  the code resizes back only for its summaries); ``segment``/``masks`` come
+  from Omega at full resolution. With PC, x^ and its labels are resized back
+  the same way before Omega sees them (assumed).
+* **ImageNet initialisation** (``imagenet_init``, ``imagenet_checkpoint``;
+  code: flying animals' Omega starts from an ImageNet ResNet-v2-50): no TF
+  checkpoint or download exists here, so ``imagenet_checkpoint`` is a
+  PyTorch ``state_dict`` of a torchvision-layout ResNet-50, mapped by
+  position (:func:`.segmentation.load_imagenet`: the root, bottleneck and
+  shortcut conv weights, biases zeroed; with ``resnet_norm="preact"`` also
+  the BatchNorms after conv1/conv2; not the v2 pre-activation/post-norm
+  BatchNorms, which torchvision's v1 net lacks; not the head). A missing or
+  unfitting file is a ConfigError at model construction, as is
+  ``imagenet_init`` with no file; a model restored from a checkpoint does
+  not read the file again.
 * **Perceptual consistency** (``pc_loss``): ``"paper"``: k ~ U over the
   foreground slots (per image), z^_k ~ N(z_k, I), x^ decoded with z_k
   replaced, re-segmented and re-encoded to z-bar,
@@ -46,8 +73,20 @@ Modelling choices that change results
   z = appearance and shape means); ``"code"``: softmax cross-entropy of
   Omega's logits on x^ against the (detached) decoded masks of the perturbed
   latents, the moved object behind the others, summed over pixels
-  (code: 6 perturbed variants and the top-2 shape dims replaced by U(-1, 1);
-  here ``pc_variants`` Gaussian perturbations as in the paper).
+  (``pc_variants`` perturbations; code 6).
+* **PC perturbation** (``pc_perturbation``): ``"gaussian"`` (paper; the
+  default): per image a random foreground slot k, ``z^_k ~ N(z_k, I)`` on
+  appearance and shape; ``"code"`` (needs K = 3, 2 objects + background,
+  checked when ``perceptual_consistency``): the 2 shape dims of largest
+  batch-mean KL; one object k in {0, 1} per step (shared by the batch and the
+  variants); per variant those two dims of k's shape mean *replaced* by
+  U(-1, 1) per image, the mask decoded (sigmoid) and put behind the other
+  object b (``(1 - m_b) m_new``), background ``1 - m_new - m_b``, labels in
+  the slots' order, x^ from the fusion nets (k's appearance with the new
+  mask, b's fusion output, the background times the background mask). All
+  draws from the step's generator. The code's PC-only mask-VAE augmentation
+  (masks tiled 4x, shifted U(-30, 30)) is not implemented: the KL ranking
+  uses the real masks.
 * **VAE gradient routing** (``fusion_gradients``): ``"separate"`` (code):
   each loss trains only its own part (the fusion nets see detached decoder
   outputs); ``"joint"``: every VAE loss reaches every VAE part.
@@ -78,9 +117,22 @@ the paper's equations. ``paper``: the ResNet-50 DeepLab Omega, full psi and
 VAE, K = 6 (the paper's comparison), the paper's equations, the code's
 Multi-dSprites/Multi-Texture script values elsewhere; ``paper-multi-texture``
 and ``paper-multi-dsprites`` (K = 5, the scripts' beta and edge thresholds);
-``paper-pc`` (2-object Multi-Texture, SegNet Omega, K = 3, eta 1e-3, eps 50);
+``paper-pc`` (2-object Multi-Texture, SegNet Omega, K = 3, eta 1e-3, eps 50;
+the paper's L_PC and Gaussian perturbation); ``paper-pc-code`` (``paper-pc``
+with the code's L_PC, 6 variants and the code's perturbation);
 ``paper-code`` (``paper`` with every code choice: code normaliser, L1 psi
-loss, code PC loss).
+loss, code PC loss and perturbation -- the latter needs K = 3, so turning PC
+on there also needs ``num_masks=3``); ``paper-flying-animals`` (192x256
+Flying Animals, the code's script values: K = 6, batches 4, lr 1e-4 for psi
+and Omega, eps 100, 1 psi : 2 Omega steps, dims/betas 20/4 appearance, 30/4
+background, 20/500/5e-5 shape, ASPP 6..24, no input upsampling, signed
+edges, normalised half-resolution VAE, ImageNet-initialised ResNet: it
+needs ``--set imagenet_checkpoint=PATH`` and refuses to build without it,
+``--set imagenet_init=false`` trains Omega from scratch); ``smoke-flying-animals``
+(``smoke`` plus the signed edges and the normalised half-resolution VAE, no
+ImageNet). ``cis-monet``: ``smoke``, ``paper``, ``paper-multi-texture``,
+``paper-multi-dsprites``, ``paper-flying-animals`` (K = 6, the flying
+segmenter settings with ImageNet init, batch 4).
 """
 
 from __future__ import annotations
@@ -109,6 +161,8 @@ class SegmenterFields:
     input_upsample: int = 2  # bilinear input upsampling before the ResNet (code: 2 for 64x64 data, 1 flying)
     segnet_channels: int = 64  # cnum of the SegNet variant (code)
     segnet_logit_scale: float = 0.1  # SegNet logits are divided by 10 (code)
+    imagenet_init: bool = False  # ImageNet-initialised ResNet (code: flying_animals only); needs the checkpoint
+    imagenet_checkpoint: str = ""  # torchvision-layout ResNet state_dict file (assumed: no TF checkpoint here)
 
 
 @dataclass(frozen=True)
@@ -133,6 +187,8 @@ class CisConfig(SegmenterFields, TrainConfig):
     inpainter_channels: int = 32  # width of c1 (code: 64 x width factor 0.5)
     edge_threshold: float = 0.5  # binarised min-max-normalised |Sobel| (code: texture 0.5, dsprites 1e-4)
     edge_mode: Literal["full", "masked"] = "full"  # code: full-image edges
+    edge_style: Literal["abs-minmax", "signed"] = "abs-minmax"  # code: 64x64 data / flying_animals
+    edge_scale: float = 15.0  # "signed" only: summed signed Sobel / edge_scale, |.| > edge_threshold (code 15)
     # ---- CIS loss
     cis_normaliser: Literal["paper", "code"] = "paper"
     cis_eps: float = 30.0  # summed-L1 units (code: 30 for 64x64 data, 50 PC, 100 flying animals)
@@ -150,11 +206,14 @@ class CisConfig(SegmenterFields, TrainConfig):
     vae_channels: int = 32  # conv width of encoders, decoders and fusion nets (code)
     vae_hidden: int = 256  # FC width (code)
     fusion_gradients: Literal["separate", "joint"] = "separate"  # code: separate
+    vae_normalise: bool = False  # VAE input min-max per image and channel (code: flying_animals only)
+    vae_scale: float = 1.0  # VAE resolution / image resolution, nearest resize (code: 0.5 flying_animals)
     # ---- perceptual cycle-consistency
     perceptual_consistency: bool = False
     pc_loss: Literal["paper", "code"] = "paper"
     pc_weight: float = 1e-3  # eta (code ita)
     pc_variants: int = 1  # perturbations per step (paper 1; code 6)
+    pc_perturbation: Literal["gaussian", "code"] = "gaussian"  # paper: z^_k ~ N(z_k, I); code: see docstring
 
     def phase_lengths(self) -> tuple[int, int, int, int]:
         return (self.pretrain_steps, self.cis_steps, self.vae_steps,
@@ -204,11 +263,21 @@ class CisConfig(SegmenterFields, TrainConfig):
                 raise ValueError(f"{name} must be >= 0")
         for name, allowed in (("edge_mode", ("full", "masked")), ("cis_normaliser", ("paper", "code")),
                               ("inpainter_loss", ("cis", "l1")), ("fusion_gradients", ("separate", "joint")),
-                              ("pc_loss", ("paper", "code"))):
+                              ("pc_loss", ("paper", "code")), ("edge_style", ("abs-minmax", "signed")),
+                              ("pc_perturbation", ("gaussian", "code"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.num_masks < 2:
             raise ValueError("num_masks must be >= 2 (a background and at least one object)")
+        if not self.edge_scale > 0 or not 0 < self.vae_scale <= 1:
+            raise ValueError(f"need edge_scale > 0 and 0 < vae_scale <= 1, got {self.edge_scale}, {self.vae_scale}")
+        if self.perceptual_consistency and self.pc_perturbation == "code":
+            if self.num_masks != 3:
+                raise ValueError(f"pc_perturbation='code' needs num_masks=3 (2 objects + background, as the "
+                                 f"authors' code), got {self.num_masks}; use pc_perturbation=gaussian")
+            if self.mask_dim < 2:
+                raise ValueError(f"pc_perturbation='code' replaces 2 shape dimensions: needs mask_dim >= 2, "
+                                 f"got {self.mask_dim}")
 
 
 def validate_segmenter(c) -> None:
@@ -224,6 +293,9 @@ def validate_segmenter(c) -> None:
         raise ValueError("resnet_blocks, atrous_rates and aspp_dilations must be >= 1 (and a non-empty head)")
     if c.resnet_width < 1 or c.segnet_channels < 1 or c.input_upsample < 1 or not c.segnet_logit_scale > 0:
         raise ValueError("resnet_width, segnet_channels, input_upsample >= 1 and segnet_logit_scale > 0 needed")
+    if (c.imagenet_init or c.imagenet_checkpoint) and c.segmenter != "resnet":
+        raise ValueError(f"ImageNet initialisation (imagenet_init / imagenet_checkpoint) needs segmenter=resnet, "
+                         f"got segmenter={c.segmenter!r}")
 
 
 _SMOKE = CisConfig(
@@ -243,16 +315,38 @@ _PAPER_PC = dataclasses.replace(
     _PAPER, num_masks=3, segmenter="segnet", perceptual_consistency=True, pc_steps=50_000, cis_eps=50.0,
     beta_appearance=4.0, steps=300_000)  # code: PC script; the PC length is assumed
 
+# flying animals (code: script/flying_animals/*.sh), 192x256 images
+_FLYING = dict(
+    edge_style="signed", edge_scale=15.0, edge_threshold=0.04,  # code: signed Sobel / 15, |.| > 0.04
+    vae_normalise=True, vae_scale=0.5,  # code: min-max per image and channel, VAE at 96x128
+)
+_PAPER_FLYING = dataclasses.replace(
+    _PAPER, **_FLYING,
+    num_masks=6,  # code
+    pretrain_steps=100_000,  # code README: inpainter-100000 (an example name; assumed as the length)
+    steps=300_000,  # 100k pretrain + 100k CIS + 100k VAE (assumed, as paper)
+    batch_size=4, pretrain_batch=4, cis_batch=4, vae_batch=4, pc_batch=4,  # code (pc_batch unused)
+    lr_inpainter=1e-4, lr_segmenter=1e-4, lr_vae=1e-4,  # code
+    cis_eps=100.0, psi_iters=1, omega_iters=2,  # code
+    appearance_dim=20, beta_appearance=4.0, background_dim=30, beta_background=4.0,  # code
+    mask_dim=20, mask_weight=500.0, capacity_rate=5e-5,  # code
+    aspp_dilations=(6, 12, 18, 24), input_upsample=1, imagenet_init=True,  # code
+)
+
 CIS_CONFIGS = {
     "smoke": _SMOKE,
     "smoke-pc": dataclasses.replace(_SMOKE, perceptual_consistency=True, pc_steps=60, steps=360,
                                     cis_eps=50.0),
+    "smoke-flying-animals": dataclasses.replace(_SMOKE, **_FLYING),  # the flying-animals options, no ImageNet
     "paper": _PAPER,
     "paper-multi-texture": dataclasses.replace(_PAPER, num_masks=5, beta_appearance=4.0, edge_threshold=0.5),
     "paper-multi-dsprites": dataclasses.replace(_PAPER, num_masks=5, beta_appearance=6.0, edge_threshold=1e-4),
+    "paper-flying-animals": _PAPER_FLYING,
     "paper-pc": _PAPER_PC,
+    "paper-pc-code": dataclasses.replace(_PAPER_PC, pc_loss="code", pc_variants=6,
+                                         pc_perturbation="code"),  # code: the PC script's loss and perturbation
     "paper-code": dataclasses.replace(_PAPER, cis_normaliser="code", inpainter_loss="l1", pc_loss="code",
-                                      pc_variants=6),
+                                      pc_variants=6, pc_perturbation="code"),
 }
 
 
@@ -286,4 +380,7 @@ CIS_MONET_CONFIGS = {
     "paper": _MONET_PAPER,
     "paper-multi-texture": dataclasses.replace(_MONET_PAPER, num_masks=5),
     "paper-multi-dsprites": dataclasses.replace(_MONET_PAPER, num_masks=5),
+    "paper-flying-animals": dataclasses.replace(
+        _MONET_PAPER, num_masks=6, aspp_dilations=(6, 12, 18, 24), input_upsample=1, imagenet_init=True,  # code
+        batch_size=4),  # assumed: the CIS frame's flying-animals batch (code: CIS batch 4)
 }

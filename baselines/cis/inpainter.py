@@ -45,6 +45,19 @@ def binary_edges(x: torch.Tensor, threshold: float) -> torch.Tensor:
     return (norm > threshold).to(x.dtype)
 
 
+def signed_edges(x: torch.Tensor, threshold: float, scale: float) -> torch.Tensor:
+    """The code's ``bin_edge_map`` for flying animals: signed Sobel summed over colours, divided by ``scale``,
+    ``|.| > threshold`` -> float ``(B, 2, H, W)`` (opposite colour changes cancel)."""
+    return ((sobel(x).sum(1) / scale).abs() > threshold).to(x.dtype)
+
+
+def edge_map(x: torch.Tensor, style: str, threshold: float, scale: float = 15.0) -> torch.Tensor:
+    """Binary edges of ``x`` in the config's ``edge_style`` (``"abs-minmax"`` or ``"signed"``)."""
+    if style == "signed":
+        return signed_edges(x, threshold, scale)
+    return binary_edges(x, threshold)
+
+
 def _conv(cin, cout, k, s=1):
     return TFConv2d(cin, cout, k, s)
 

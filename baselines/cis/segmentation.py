@@ -16,11 +16,30 @@ Two variants (see :mod:`.config`):
 
 ``TFConv2d`` pads like TensorFlow's ``SAME`` (asymmetric for even kernels
 and strided convs), which the code uses everywhere.
+
+ImageNet initialisation (:func:`load_imagenet`, config ``imagenet_checkpoint``;
+the code initialises Omega from ImageNet for flying animals): a PyTorch
+``state_dict`` of a ResNet in torchvision's key layout (post-activation v1.5;
+no TF checkpoint or download is available here) is mapped onto the
+DeepLabResNet by position: the root 7x7 conv <- ``conv1.weight``; unit ``u``
+of block ``i`` <- ``layer{i+1}.{u}``: its ``conv1/2/3.weight`` and the
+shortcut's weight <- ``downsample.0.weight``; with ``resnet_norm="preact"``
+also the BatchNorms after conv1 and conv2 (``bn1``/``bn2``: weight, bias,
+running mean and variance), which sit at the same place in both. The biases
+of the loaded convs are set to 0 (torchvision's convs have none). Nothing else
+is loaded: torchvision has no BatchNorm at the v2 unit inputs or after the last
+unit (our ``preact``/``postnorm``; the code fills those from its v2
+checkpoint), its stem ``bn1`` (before the max-pool), ``bn3``,
+``downsample.1`` and ``fc`` have no counterpart here, and the head starts
+from scratch. As in the code, the ``"code"`` blocks' inner convs get only
+their weights. Inputs stay in [-1, 1] (the code's v2 convention, not
+torchvision's mean/std normalisation).
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -94,6 +113,7 @@ class DeepLabResNet(nn.Module):
                  dilations=(2, 4, 6, 8), norm="code", upsample=2):
         super().__init__()
         self.upsample = upsample
+        self.in_channels, self.blocks, self.width = cin, tuple(blocks), width
         self.root = TFConv2d(cin, 64, 7, stride=2)  # no norm / activation (resnet_v2 root)
         units = []
         prev = 64
@@ -183,10 +203,82 @@ class SegNet(nn.Module):
         return self.c17(self.c16(h)) * self.logit_scale
 
 
-def build_segmenter(config, channels: int) -> nn.Module:
+# --------------------------------------------------------------------------- ImageNet initialisation
+TORCHVISION_KEYS = ("a torchvision ResNet state_dict (conv1.weight, layer1.0.conv1.weight, ..., "
+                    "layerN.0.downsample.0.weight)")
+
+
+def imagenet_mapping(net: DeepLabResNet) -> list[tuple[str, str]]:
+    """``(torchvision key, our parameter/buffer name)`` pairs that :func:`load_imagenet` copies (module docstring)."""
+    pairs = [("conv1.weight", "root.weight")]
+    j = 0
+    for i, n in enumerate(net.blocks):
+        for u in range(n):
+            src, dst = f"layer{i + 1}.{u}", f"units.{j}"
+            unit = net.units[j]
+            pairs += [(f"{src}.conv{c}.weight", f"{dst}.conv{c}.weight") for c in (1, 2, 3)]
+            if unit.shortcut is not None:
+                pairs.append((f"{src}.downsample.0.weight", f"{dst}.shortcut.weight"))
+            if unit.norm == "preact":
+                pairs += [(f"{src}.bn{c}.{t}", f"{dst}.bn{c}.{t}") for c in (1, 2)
+                          for t in ("weight", "bias", "running_mean", "running_var")]
+            j += 1
+    return pairs
+
+
+def load_imagenet(net: DeepLabResNet, path) -> list[str]:
+    """Copy ImageNet weights from the torchvision-layout ``state_dict`` file ``path`` onto ``net`` (module
+    docstring); returns the names filled. A missing/unreadable file, a missing key or a shape mismatch is a
+    :class:`~scenebench.errors.ConfigError` (checked before anything is copied)."""
+    from scenebench.errors import ConfigError
+
+    where = f"imagenet_checkpoint {path}"
+    expected = f"expected {TORCHVISION_KEYS} matching resnet_blocks={tuple(net.blocks)}"
+    if not Path(path).is_file():
+        from scenebench.errors import AssetError
+
+        raise AssetError(f"{where}: no such file; {expected}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 -- truncated or foreign file
+        raise ConfigError(f"{where}: not a readable PyTorch file ({type(exc).__name__}); {expected}") from None
+    if not isinstance(state, dict):
+        raise ConfigError(f"{where}: holds a {type(state).__name__}, not a state_dict; {expected}")
+    own = dict(net.named_parameters())
+    own.update(net.named_buffers())
+    pairs = imagenet_mapping(net)
+    for src, dst in pairs:
+        t = state.get(src)
+        if not isinstance(t, torch.Tensor):
+            raise ConfigError(f"{where}: has no tensor {src!r}; {expected}")
+        if tuple(t.shape) != tuple(own[dst].shape):
+            raise ConfigError(f"{where}: {src} has shape {tuple(t.shape)}, expected {tuple(own[dst].shape)} "
+                              f"(for {dst} of a {net.in_channels}-channel ResNet with resnet_blocks="
+                              f"{tuple(net.blocks)}, resnet_width={net.width})")
+    with torch.no_grad():
+        for src, dst in pairs:
+            own[dst].copy_(state[src].to(own[dst].dtype))
+            bias = dst.rsplit(".", 1)[0] + ".bias"
+            if dst.endswith(".weight") and ".bn" not in dst and own.get(bias) is not None:
+                own[bias].zero_()  # torchvision's convs have no bias
+    return [dst for _, dst in pairs]
+
+
+def build_segmenter(config, channels: int, pretrained: bool = True) -> nn.Module:
+    """Omega from the config; ``pretrained``: fill the ResNet from ``imagenet_checkpoint`` (a model being
+    restored from a checkpoint passes False: its own weights replace these)."""
     c = config
     if c.segmenter == "segnet":
         return SegNet(channels, c.num_masks, c.segnet_channels, c.segnet_logit_scale)
-    return DeepLabResNet(channels, c.num_masks, blocks=tuple(c.resnet_blocks), width=c.resnet_width,
-                         rates=tuple(c.atrous_rates), dilations=tuple(c.aspp_dilations), norm=c.resnet_norm,
-                         upsample=c.input_upsample)
+    if pretrained and c.imagenet_init and not c.imagenet_checkpoint:
+        from scenebench.errors import AssetError
+
+        raise AssetError("this config initialises the ResNet from ImageNet (imagenet_init=true) but "
+                          "imagenet_checkpoint is empty: pass --set imagenet_checkpoint=PATH (a torchvision "
+                          "ResNet-50 state_dict .pth) or --set imagenet_init=false to train from scratch")
+    net = DeepLabResNet(channels, c.num_masks, blocks=tuple(c.resnet_blocks), width=c.resnet_width,
+                        rates=tuple(c.atrous_rates), dilations=tuple(c.aspp_dilations), norm=c.resnet_norm,
+                        upsample=c.input_upsample)
+    if pretrained and c.imagenet_checkpoint:
+        load_imagenet(net, c.imagenet_checkpoint)
+    return net

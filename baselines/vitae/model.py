@@ -157,6 +157,11 @@ class UVitae(Vae):
     def latent_size(self) -> int:
         return self.config.latent_dim + self.config.perspective_dim
 
+    def latent_names(self) -> list[str]:
+        """``zA1..`` (appearance) then ``zP1..`` (perspective), the order of :meth:`latent_vector`."""
+        return ([f"zA{i + 1}" for i in range(self.config.latent_dim)]
+                + [f"zP{i + 1}" for i in range(self.config.perspective_dim)])
+
     def render(self, z: torch.Tensor) -> torch.Tensor:
         """Pixel means of ``z = [z_A, z_P]`` ``(N, latent_dim + perspective_dim)``."""
         d = self.config.latent_dim

@@ -190,6 +190,10 @@ class Vae(Baseline):
     def latent_size(self) -> int:
         return self.config.latent_dim
 
+    def latent_names(self) -> list[str]:
+        """Row names of :meth:`traverse`, in latent order."""
+        return [f"z{i + 1}" for i in range(self.config.latent_dim)]
+
     @evaluation
     def traverse(self, x: torch.Tensor | None = None, values: torch.Tensor | None = None) -> torch.Tensor:
         """Latent traversals: float32 ``(L, V, C, H, W)``, row ``l`` sets dimension ``l`` to each of ``values``.

@@ -1,4 +1,4 @@
-"""CLI commands for the baselines: ``scenebench baseline list|train|predict`` and ``scenebench reproduce``.
+"""CLI commands for the baselines: ``scenebench baseline list|train|predict|sheets`` and ``scenebench reproduce``.
 
 Wired into the main group in :mod:`scenebench.cli` with
 ``main.add_command(baseline)`` and ``main.add_command(reproduce)``. Module
@@ -130,6 +130,34 @@ def predict(name, checkpoint, data, split, output, num_samples, fields, batch_si
     click.echo(str(path))
 
 
+@baseline.command()
+@click.argument("name")
+@click.option("--checkpoint", "-k", required=True, type=click.Path(), help="checkpoint.pt (or its run directory).")
+@click.option("--data", "-d", required=True, help="Dataset directory (or family/preset under $SCENEBENCH_DATA).")
+@click.option("--split", "-s", default="test", show_default=True)
+@click.option("--num", "-n", type=click.IntRange(1, 64), default=8, show_default=True, help="Images on the sheets.")
+@click.option("--out", "-o", "out", default=None, type=click.Path(file_okay=False),
+              help="Directory of the PNGs (default: next to the checkpoint).")
+@click.option("--device", default=None, help="auto (default), cpu, cuda or cuda:N.")
+def sheets(name, checkpoint, data, split, num, out, device):
+    """Save contact sheets of baseline NAME: reconstructions.png and, where it can, traversals.png; print their paths."""
+    from pathlib import Path
+
+    from ..baselines.common.checkpoint import load_model
+    from ..baselines.common.data import read_images
+    from ..baselines.common.sheets import contact_sheets
+    from ..datasets.reader import resolve_dataset
+    from ..registry import get_baseline
+
+    cls = get_baseline(name)
+    model = load_model(checkpoint, device=device, expect=cls)
+    directory = resolve_dataset(data)
+    images = read_images(directory, split, 0, num)
+    run_dir = Path(checkpoint) if Path(checkpoint).is_dir() else Path(checkpoint).parent
+    for path in contact_sheets(model, images, Path(out) if out else run_dir, num=num):
+        click.echo(str(path))
+
+
 @click.command()
 @click.argument("table")
 @click.option("--config", "-c", type=click.Choice(["smoke", "paper"]), default="smoke", show_default=True,
@@ -149,9 +177,12 @@ def predict(name, checkpoint, data, split, output, num_samples, fields, batch_si
 @click.option("--workers", "-j", type=int, default=None, help="Processes for generation and scoring.")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice).")
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False), help="Also write the table here.")
+@click.option("--set", "sets", multiple=True, metavar="BASELINE.KEY=VALUE",
+              help="Override a config field of one baseline's runs (repeatable), e.g. "
+                   "cis.imagenet_checkpoint=resnet50.pth.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars on stderr (default: when a terminal).")
 def reproduce(table, config, seeds, data_root, runs, board, no_leaderboard, only, device, workers, threads, output,
-              progress):
+              sets, progress):
     """Regenerate, train, predict, evaluate and print a paper TABLE (e.g. lavae-table1) beside the paper's numbers."""
     from ..evaluation.reproduce import reproduce as run
 
@@ -159,10 +190,16 @@ def reproduce(table, config, seeds, data_root, runs, board, no_leaderboard, only
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         raise ConfigError(f"--seeds {seeds!r}: expected comma-separated integers, e.g. 0,1,2") from None
+    overrides: dict = {}
+    for key, value in parse_sets(sets).items():
+        name, dot, field = key.partition(".")
+        if not dot or not name or not field:
+            raise ConfigError(f"--set {key}={value}: expected BASELINE.KEY=VALUE, e.g. cis.steps=1000")
+        overrides.setdefault(name, {})[field] = value
     _threads(threads)
     report = run(table, config, seeds=seed_list, data_root=data_root, runs=runs,
                  leaderboard=None if no_leaderboard else board,
-                 only=_columns(only), device=device,
+                 only=_columns(only), device=device, train_overrides=overrides or None,
                  workers=workers, progress=progress, log=lambda m: click.echo(m, err=True))
     text = report.markdown()
     if output:

@@ -40,6 +40,7 @@ class TimingReport:
     device: str
     rows: list = field(default_factory=list)  # (label, forward s, backward s, paper forward, paper backward)
     notes: list = field(default_factory=list)
+    entries: list = field(default_factory=list)  # no leaderboard entries (timings, not submissions)
 
     def markdown(self) -> str:
         base = self.rows[0] if self.rows else None
