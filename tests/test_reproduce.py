@@ -263,3 +263,32 @@ def test_reproduce_skips_a_column_whose_paper_config_needs_absent_imagenet_weigh
     assert res.exit_code != 0 and "BASELINE.KEY=VALUE" in res.output
     res = run_cli("reproduce", "vitae-table5", "--set", "vae.steps=3")
     assert res.exit_code != 0 and "takes no --set" in res.output
+
+
+def test_reproduce_cis_table2_trains_pc_off_and_on_once_and_scores_sequences_and_the_grid(tmp_path):
+    from scenebench.evaluation.reproduce import TABLES, reproduce
+
+    spec = TABLES["cis-table2"]
+    assert [dict(m.config_names)["smoke"] for m in spec.methods] == ["smoke-pc-off", "smoke-pc"]
+    over = {"cis": dict(CIS_TINY["cis"], pc_steps=2, steps=6)}
+    logs = []
+    report = reproduce("cis-table2", "smoke", data_root=tmp_path / "data", runs=tmp_path / "runs", leaderboard=None,
+                       workers=1, progress=False, log=logs.append, train_overrides=over,
+                       sizes={"train": 3, "test": 4})
+    lines = report.markdown().splitlines()
+    assert lines[3] == ("| model | PC | Sequences seqs w/ switch | Sequences ID switches/seq | Grid switch rate "
+                        "| Grid ID switches |")
+    assert "| CIS (paper) | off | 21/255 | — | — | — |" in lines and "| CIS (paper) | on | 0/255 | — | — | — |" in lines
+    for variant in ("off", "on"):
+        cells = next(x for x in lines if x.startswith(f"| CIS (ours, smoke) | {variant} |")).strip("| ").split(" | ")
+        assert 0 <= float(cells[2]) <= 1 and float(cells[3]) >= 0 and float(cells[5]) >= 0, cells
+    # one run per variant, trained on the sequences and reused for the grid (its results named for the grid)
+    runs = tmp_path / "runs" / "cis-table2" / "smoke"
+    assert sorted(p.name for p in runs.iterdir()) == ["sequences"]
+    off, on = runs / "sequences" / "cis-off" / "seed0", runs / "sequences" / "cis-on" / "seed0"
+    assert (off / "results-test.json").is_file() and (off / "results-grid-test.json").is_file()
+    assert json.loads((on / "config.json").read_text())["config"]["perceptual_consistency"] is True
+    assert json.loads((off / "config.json").read_text())["config"]["perceptual_consistency"] is False
+    grid = json.loads((off / "results-grid-test.json").read_text())["results"]
+    assert grid["metrics"]["id_switches"]["n"] == 1  # the grid images are one track
+    assert sum("trained to step" in m for m in logs) == 4  # 2 trainings + 2 reuses

@@ -118,7 +118,9 @@ VAE, K = 6 (the paper's comparison), the paper's equations, the code's
 Multi-dSprites/Multi-Texture script values elsewhere; ``paper-multi-texture``
 and ``paper-multi-dsprites`` (K = 5, the scripts' beta and edge thresholds);
 ``paper-pc`` (2-object Multi-Texture, SegNet Omega, K = 3, eta 1e-3, eps 50;
-the paper's L_PC and Gaussian perturbation); ``paper-pc-code`` (``paper-pc``
+the paper's L_PC and Gaussian perturbation); ``smoke-pc-off`` /
+``paper-pc-off`` (``smoke-pc`` / ``paper-pc`` without the PC phase: the
+control of ``reproduce cis-table2``); ``paper-pc-code`` (``paper-pc``
 with the code's L_PC, 6 variants and the code's perturbation);
 ``paper-code`` (``paper`` with every code choice: code normaliser, L1 psi
 loss, code PC loss and perturbation -- the latter needs K = 3, so turning PC
@@ -337,12 +339,15 @@ CIS_CONFIGS = {
     "smoke": _SMOKE,
     "smoke-pc": dataclasses.replace(_SMOKE, perceptual_consistency=True, pc_steps=60, steps=360,
                                     cis_eps=50.0),
+    # PC off: smoke-pc / paper-pc without the fine-tuning phase (every earlier step the same; cis-table2)
+    "smoke-pc-off": dataclasses.replace(_SMOKE, cis_eps=50.0),
     "smoke-flying-animals": dataclasses.replace(_SMOKE, **_FLYING),  # the flying-animals options, no ImageNet
     "paper": _PAPER,
     "paper-multi-texture": dataclasses.replace(_PAPER, num_masks=5, beta_appearance=4.0, edge_threshold=0.5),
     "paper-multi-dsprites": dataclasses.replace(_PAPER, num_masks=5, beta_appearance=6.0, edge_threshold=1e-4),
     "paper-flying-animals": _PAPER_FLYING,
     "paper-pc": _PAPER_PC,
+    "paper-pc-off": dataclasses.replace(_PAPER_PC, perceptual_consistency=False, pc_steps=0, steps=250_000),
     "paper-pc-code": dataclasses.replace(_PAPER_PC, pc_loss="code", pc_variants=6,
                                          pc_perturbation="code"),  # code: the PC script's loss and perturbation
     "paper-code": dataclasses.replace(_PAPER, cis_normaliser="code", inpainter_loss="l1", pc_loss="code",

@@ -56,6 +56,8 @@ class Column:
     fallback: str = ""  # preset generated instead when ``preset`` cannot be (e.g. a licensed asset pack is absent)
     config_suffix: str = ""  # the baselines' config for this dataset is CONFIG + suffix under every config ("-smpl")
     smoke_sizes: Mapping | None = None  # this column's smoke split sizes (default: the table's)
+    train_from: str = ""  # key of the column whose dataset trains this one's models (its runs are reused)
+    metrics: tuple = ()  # this column's (metric, header) pairs in the generic layout (default: the table's)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Method:
     variant: str = ""  # second row label, e.g. the LDS group "0" / "+"
     config_suffix: str = ""  # the baseline's named config is CONFIG + suffix (e.g. "smoke-lds")
     fields: tuple | None = None  # submission fields to predict (None: the baseline's defaults)
+    config_names: tuple = ()  # ((table config, baseline config), ...): explicit names instead of the suffixes
 
     @property
     def key(self) -> str:
@@ -74,7 +77,7 @@ class Method:
 
     @property
     def run_name(self) -> str:
-        return self.baseline + self.config_suffix
+        return self.baseline + (self.config_suffix or (f"-{self.variant}" if self.config_names else ""))
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,10 @@ class TableSpec:
     decimals: int = 4  # digits of the generic layout's cells
     paper_missing: str = ""  # set: the paper published no numbers for this table; its rows print this instead
     sheets: bool = False  # save contact sheets (reconstructions, traversals) next to every run
+    variant_header: str = "LDS"  # header of the methods' variant column in the generic layout
+
+    def column_metrics(self, column: Column) -> tuple:
+        return column.metrics or self.metrics
 
 
 TABLES: dict[str, TableSpec] = {
@@ -159,6 +166,35 @@ TABLES["cis-table1"] = TableSpec(
           "one-to-one matching scenebench ranks by. The paper prints ± the variance over 10 subsets of 200 test "
           "images (δ = 1e-3); ours is ± the std over seeds, with the subset variance below where the test split "
           "has 2,000 images. Objects Room is not a scenebench dataset."),
+)
+
+
+_SWITCH_FIELDS = ("segmentation", "masks")
+TABLES["cis-table2"] = TableSpec(
+    name="cis-table2",
+    title="CIS Table 2: identity switching of CIS without and with perceptual cycle-consistency (PC), 2-object "
+          "Multi-Texture",
+    source="Yang, Chen & Soatto, CIS (CVPR 2020), Table 2",
+    columns=(Column("sequences", "Sequences", "multi_texture", "cis-sequences",
+                    smoke_sizes={"train": 50, "test": 64},
+                    metrics=(("sequences_with_switch", "seqs w/ switch"), ("id_switches", "ID switches/seq"))),
+             Column("grid", "Grid", "multi_texture", "cis-grid", train_from="sequences", smoke_sizes={},
+                    metrics=(("channel_inconsistency", "switch rate"), ("id_switches", "ID switches")))),
+    methods=(Method("CIS", "cis", "CIS without perceptual cycle-consistency", variant="off", fields=_SWITCH_FIELDS,
+                    config_names=(("smoke", "smoke-pc-off"), ("paper", "paper-pc-off"))),
+             Method("CIS", "cis", "CIS with perceptual cycle-consistency", variant="on", fields=_SWITCH_FIELDS,
+                    config_names=(("smoke", "smoke-pc"), ("paper", "paper-pc")))),
+    metrics=(("sequences_with_switch", "seqs w/ switch"),),
+    variant_header="PC",
+    note=("Both models (K = 3: two objects and the background) train on the frames of multi_texture/cis-sequences' "
+          "train split and are scored on its test sequences (seqs w/ switch: the share of sequences with at least "
+          "one identity switch, the paper's 21/255 and 0/255; ID switches/seq: CLEAR-MOT switches per sequence) "
+          "and on the authors' 6,560-image placement grid multi_texture/cis-grid, scored as one track (switch "
+          "rate: per object, the share of the images where it is matched (Hungarian, IoU >= 0.5, as for the "
+          "sequences) that put it on a channel other than its most frequent one -- the authors' argmax channel "
+          "assignment, with our matching -- averaged over the objects; — when no object is ever matched). The grid is drawn with the authors' "
+          "renderer and the sequences with scenebench's rich one, so the grid is out of the training domain. "
+          "Paper: 255 sequences; ours: as many as the test split holds."),
 )
 
 
@@ -291,15 +327,15 @@ class Report:
         lines = [f"{spec.title}", f"(ours: `{self.config}` config, {len(self.seeds)} seed(s): {seeds}; "
                  f"paper: {spec.source})", ""]
         variants = any(m.variant for m in spec.methods)
-        head = ["model", *(["LDS"] if variants else []), *[f"{c.label} {h}" for c in spec.columns
-                                                           for _, h in spec.metrics]]
+        head = ["model", *([spec.variant_header] if variants else []),
+                *[f"{c.label} {h}" for c in spec.columns for _, h in spec.column_metrics(c)]]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for m in spec.methods:
             paper, ours = [], []
             for c in spec.columns:
                 published = {p.metric: p for p in numbers_for(c.family, c.preset, spec.split)
                              if p.method == m.paper_method}
-                for metric, _ in spec.metrics:
+                for metric, _ in spec.column_metrics(c):
                     paper.append(spec.paper_missing or (_paper_text(published[metric]) if metric in published
                                                         else "—"))
                     ours.append(self.cell4(m.key, c.key, spec.split, metric))
@@ -351,6 +387,8 @@ class Report:
 
 
 def _paper_text(p) -> str:
+    if p.total:
+        return f"{p.count}/{p.total}"
     if p.spread:
         return f"{p.mean:.{p.decimals}f} ± {p.spread}"
     if p.metric == "count_accuracy":
@@ -374,11 +412,15 @@ def ensure_dataset(column: Column, config: str, root: Path, sizes: Mapping | Non
     """Generate (or finish generating) the dataset of ``column``; return its directory."""
     from ..datasets.build import generate
 
+    from ..generator import resolve
+
     overrides = {}
     if config == "smoke" or sizes:
         smoke = column.smoke_sizes if column.smoke_sizes is not None else spec.smoke_sizes
+        has = set(resolve(column.family, column.preset).splits)  # e.g. cis-grid: test only
         for split, n in {**(smoke if config == "smoke" else {}), **(sizes or {})}.items():
-            overrides[f"splits.{split}"] = int(n)
+            if split in has:
+                overrides[f"splits.{split}"] = int(n)
     return generate(column.family, column.preset, root, overrides=overrides, workers=workers, progress=False)
 
 
@@ -484,12 +526,16 @@ def reproduce(table: str, config: str = "smoke", *, seeds: Sequence[int] = (0,),
             report.skipped[column.key] = str(exc)
             log(f"[{column.label}] skipped: {exc}")
             continue
+        trained_on = directory
+        if column.train_from:  # this column's models are another column's runs, trained on that one's data
+            source = next(c for c in spec.columns if c.key == column.train_from)
+            trained_on = ensure_dataset(source, config, root, sizes, workers, spec)
         try:
             for method in spec.methods:
                 for seed in seeds:
                     _run_one(spec, column, method, seed, directory, config, Path(runs), leaderboard, device,
                              workers, progress, log, (train_overrides or {}).get(method.baseline, {}), num_samples,
-                             report)
+                             report, trained_on)
         except AssetError as exc:  # e.g. ImageNet weights the paper config starts from: the other columns still run
             report.skipped[column.key] = f"{method.label}: {exc}"
             log(f"[{column.label}] skipped: {method.label}: {exc}")
@@ -498,7 +544,7 @@ def reproduce(table: str, config: str = "smoke", *, seeds: Sequence[int] = (0,),
 
 
 def _run_one(spec, column, method, seed, directory, config, runs, board, device, workers, progress, log,
-             overrides, num_samples, report) -> None:
+             overrides, num_samples, report, trained_on=None) -> None:
     from ..baselines.common import checkpoint as ckpt
     from ..baselines.common.predict import predict
     from ..baselines.common.training import train
@@ -509,13 +555,17 @@ def _run_one(spec, column, method, seed, directory, config, runs, board, device,
     values = {"seed": seed, **overrides}
     if device:
         values["device"] = device
-    config_name = (config + column.config_suffix + (column.paper_suffix if config == "paper" else "")
-                   + method.config_suffix)
+    if method.config_names:
+        config_name = dict(method.config_names)[config]
+    else:
+        config_name = (config + column.config_suffix + (column.paper_suffix if config == "paper" else "")
+                       + method.config_suffix)
     conf = cls.resolve_config(config_name, values)
-    out = runs / spec.name / config / column.key / method.run_name / f"seed{seed}"
+    out = runs / spec.name / config / (column.train_from or column.key) / method.run_name / f"seed{seed}"
+    prefix = f"{column.key}-" if column.train_from else ""  # results of a reused run: named for this column
     tag = f"[{column.label} / {method.paper_method} / seed {seed}]"
     t0 = time.perf_counter()
-    result = train(cls, directory, conf, out, config_name=config_name, progress=progress,
+    result = train(cls, trained_on or directory, conf, out, config_name=config_name, progress=progress,
                    log=lambda m: log(f"{tag} {m}"))
     log(f"{tag} trained to step {result.step:,} ({time.perf_counter() - t0:.0f} s)")
     model = result.model
@@ -530,7 +580,7 @@ def _run_one(spec, column, method, seed, directory, config, runs, board, device,
     if method.counts and spec.extra_split:
         splits.append((spec.extra_split, ("num_objects",)))
     for split, fields in splits:
-        cache = out / f"results-{split}.json"
+        cache = out / f"results-{prefix}{split}.json"
         key = {"checkpoint_sha256": digest, "num_samples": num_samples, "fields": list(fields or []),
                "dataset": str(directory), "per_item": bool(spec.analysis)}
         results = None
@@ -543,7 +593,7 @@ def _run_one(spec, column, method, seed, directory, config, runs, board, device,
                 results = None
         if results is None:
             t1 = time.perf_counter()
-            sub = out / f"submission-{split}.h5"
+            sub = out / f"submission-{prefix}{split}.h5"
             notes = (f"scenebench reproduce {spec.name} --config {config}: {method.baseline}, seed {seed}, "
                      f"{result.step} steps, {num_samples} importance samples"
                      + (f", overrides {json.dumps(dict(overrides), sort_keys=True)}" if overrides else ""))
@@ -563,7 +613,7 @@ def _run_one(spec, column, method, seed, directory, config, runs, board, device,
             from .leaderboard import add_entry
 
             report.entries.append(add_entry(results, board))
-        for metric in [m for m, _ in spec.metrics] or (spec.nll_metric, spec.count_metric):
+        for metric in [m for m, _ in spec.column_metrics(column)] or (spec.nll_metric, spec.count_metric):
             if metric in results["metrics"]:
                 report.add(method.key if spec.metrics else method.label, column.key, split, metric,
                            results["metrics"][metric]["mean"])
