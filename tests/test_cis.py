@@ -232,23 +232,30 @@ def _strip(p):
             for line in (p / "log.jsonl").read_text().splitlines()]
 
 
-def test_every_phase_runs_and_resume_is_bit_identical(tmp_path, tiny_texture):
-    data = TrainData(tiny_texture, TINY["val_size"])
-    config = Cis.resolve_config("smoke", {**TINY, "perceptual_consistency": True, "steps": 10, "log_every": 1})
+def check_phases_and_resume(tmp_path, data, config, stop_at):
+    """Train straight and stopped at ``stop_at`` then resumed: the four phases in order, the same parameters
+    and log; returns ``(straight run, model loaded from its checkpoint, 3 validation images)``."""
     quiet = dict(log=lambda m: None, progress=False)
     straight = train(Cis, data, config, tmp_path / "a", **quiet)
     phases = [r["phase"] for r in straight.history if r["kind"] == "train"]
     assert phases == [0, 0, 1, 1, 1, 1, 2, 2, 3, 3]
-    first = train(Cis, data, config, tmp_path / "c", stop_at=7, **quiet)  # inside the VAE phase
-    assert first.step == 7 and ckpt.read(tmp_path / "c")["step"] == 7
+    first = train(Cis, data, config, tmp_path / "c", stop_at=stop_at, **quiet)
+    assert first.step == stop_at and ckpt.read(tmp_path / "c")["step"] == stop_at
     resumed = train(Cis, data, config, tmp_path / "c", **quiet)
-    assert resumed.resumed_from == 7 and resumed.step == 10
+    assert resumed.resumed_from == stop_at and resumed.step == 10
     _same(_params(straight.model), _params(resumed.model))
     assert _strip(tmp_path / "a") == _strip(tmp_path / "c")
     loaded = ckpt.load_model(tmp_path / "a", device="cpu")
     x = loaded.prepare(data.val[:3])
-    assert torch.equal(loaded.segment(x), straight.model.segment(x))
     assert torch.equal(loaded.reconstruct(x), straight.model.reconstruct(x))
+    return straight, loaded, x
+
+
+def test_every_phase_runs_and_resume_is_bit_identical(tmp_path, tiny_texture):
+    data = TrainData(tiny_texture, TINY["val_size"])
+    config = Cis.resolve_config("smoke", {**TINY, "perceptual_consistency": True, "steps": 10, "log_every": 1})
+    straight, loaded, x = check_phases_and_resume(tmp_path, data, config, stop_at=7)  # inside the VAE phase
+    assert torch.equal(loaded.segment(x), straight.model.segment(x))
 
 
 # ----------------------------------------------------------------------------- CLI round trips

@@ -223,11 +223,6 @@ def test_code_pc_step_trains_only_omega_and_draws_from_the_step_generator():
 
 
 # ----------------------------------------------------------------------------- resume
-def _strip(p):
-    return [{k: v for k, v in json.loads(line).items() if k != "elapsed"}
-            for line in (p / "log.jsonl").read_text().splitlines()]
-
-
 @pytest.fixture(scope="module")
 def tiny_texture_wide(tmp_path_factory):
     """32x48 Multi-Texture (cis preset): 30 train / 4 test images."""
@@ -239,23 +234,12 @@ def tiny_texture_wide(tmp_path_factory):
 
 
 def test_flying_animals_options_with_code_pc_resume_bit_identically(tmp_path, tiny_texture_wide):
-    from test_baselines_common import _params, _same
+    from test_cis import check_phases_and_resume
 
     data = TrainData(tiny_texture_wide, TINY["val_size"])
     config = Cis.resolve_config("smoke-flying-animals", {**TINY, **CODE_PC, "device": "cpu", "steps": 10,
                                                          "log_every": 1})
-    quiet = dict(log=lambda m: None, progress=False)
-    straight = train(Cis, data, config, tmp_path / "a", **quiet)
-    assert [r["phase"] for r in straight.history if r["kind"] == "train"] == [0, 0, 1, 1, 1, 1, 2, 2, 3, 3]
-    first = train(Cis, data, config, tmp_path / "c", stop_at=9, **quiet)  # inside the PC phase
-    assert first.step == 9
-    resumed = train(Cis, data, config, tmp_path / "c", **quiet)
-    assert resumed.resumed_from == 9 and resumed.step == 10
-    _same(_params(straight.model), _params(resumed.model))
-    assert _strip(tmp_path / "a") == _strip(tmp_path / "c")
-    loaded = ckpt.load_model(tmp_path / "a", device="cpu")
-    x = loaded.prepare(data.val[:3])
-    assert torch.equal(loaded.reconstruct(x), straight.model.reconstruct(x))
+    _, loaded, x = check_phases_and_resume(tmp_path, data, config, stop_at=9)  # inside the PC phase
     assert loaded.reconstruct(x).shape == (3, 3, 32, 48)
 
 
