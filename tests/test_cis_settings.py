@@ -2,7 +2,6 @@
 the ResNet) and the authors' code's PC perturbation."""
 
 import dataclasses
-import json
 
 import pytest
 

@@ -1,7 +1,6 @@
 """The VITAE supplement's reproductions: contact sheets, the stability study (vitae-fig1), the
 log-likelihood table (vitae-loglik) and vitae-table5 from the CLI."""
 
-import json
 import math
 
 import numpy as np
