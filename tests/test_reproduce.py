@@ -1,6 +1,7 @@
 """Baselines from the command line (train -> predict -> evaluate) and `scenebench reproduce lavae-table1`."""
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -292,3 +293,6 @@ def test_reproduce_cis_table2_trains_pc_off_and_on_once_and_scores_sequences_and
     grid = json.loads((off / "results-grid-test.json").read_text())["results"]
     assert grid["metrics"]["id_switches"]["n"] == 1  # the grid images are one track
     assert sum("trained to step" in m for m in logs) == 4  # 2 trainings + 2 reuses
+    # the opportunities to switch are printed beside the switches
+    assert sorted(report.switch_counts) == [("CIS", v, c, 0) for v in ("off", "on") for c in ("Grid", "Sequences")]
+    assert re.search(r"^- CIS \(PC on\), Sequences, seed 0: \d+ / \d+$", report.markdown(), re.M)

@@ -248,6 +248,7 @@ class Report:
     entries: list = field(default_factory=list)  # leaderboard entry files
     notes: list = field(default_factory=list)
     items: dict = field(default_factory=dict)  # (method key, column key, seed) -> {metric: per-item list}
+    switch_counts: dict = field(default_factory=dict)  # (method label, variant, column label, seed) -> (sw, trans)
 
     def add(self, method: str, column: str, split: str, metric: str, value) -> None:
         self.values.setdefault((method, column, split, metric), []).append(value)
@@ -353,6 +354,13 @@ class Report:
             lines += ["", *analysis_markdown(self)]
         elif spec.analysis == "cis":
             lines += ["", *self._subset_protocol_lines()]
+        if self.switch_counts:
+            lines += ["", "Identity switches / opportunities (object transitions between frames in which the object "
+                          "is matched at IoU >= 0.5; a model that rarely matches an object has few chances to "
+                          "switch):", ""]
+            for (label, variant, col, seed), (sw, trans) in sorted(self.switch_counts.items()):
+                lines.append(f"- {label}{f' ({spec.variant_header} {variant})' if variant else ''}, {col}, seed "
+                             f"{seed}: {sw} / {trans:,}")
         for note in self.notes:
             lines += ["", note]
         return "\n".join(lines) + "\n"
@@ -613,6 +621,10 @@ def _run_one(spec, column, method, seed, directory, config, runs, board, device,
             from .leaderboard import add_entry
 
             report.entries.append(add_entry(results, board))
+        idsw = results["metrics"].get("id_switches") or {}
+        if idsw.get("transitions") is not None:
+            report.switch_counts[(method.label, method.variant, column.label, seed)] = (idsw.get("total"),
+                                                                                      idsw["transitions"])
         for metric in [m for m, _ in spec.column_metrics(column)] or (spec.nll_metric, spec.count_metric):
             if metric in results["metrics"]:
                 report.add(method.key if spec.metrics else method.label, column.key, split, metric,
