@@ -1,8 +1,8 @@
 """Train a toy or tiny baseline, as one process of a torchrun job or alone; used by tests/test_parallel.py.
 
-    python tests/helpers/ddp_train.py MODEL DATA OUT [--stop-at N] [--set key=value ...]
+    python tests/helpers/ddp_train.py MODEL DATA OUT [--stop-at N] [--config smoke|FILE] [--set key=value ...]
 
-MODEL: toy-ae, toy-noisy (tests/helpers/toy_baselines.py) or a registered baseline name with its smoke config.
+MODEL: toy-ae, toy-noisy (tests/helpers/toy_baselines.py) or a registered baseline name (default: its smoke config).
 Writes OUT/params-rank<R>.pt (the trained parameters as this rank sees them).
 """
 
@@ -26,10 +26,11 @@ def main():
     p.add_argument("data")
     p.add_argument("out")
     p.add_argument("--stop-at", type=int, default=None)
+    p.add_argument("--config", default="smoke")
     p.add_argument("--set", dest="sets", action="append", default=[])
     a = p.parse_args()
     cls = {"toy-ae": ToyAutoencoder, "toy-noisy": ToyNoisy}.get(a.model) or get_baseline(a.model)
-    config = cls.resolve_config("smoke", parse_sets(a.sets))
+    config = cls.resolve_config(a.config, parse_sets(a.sets))
     result = train(cls, a.data, config, a.out, stop_at=a.stop_at, threads=1, log=lambda m: None, progress=False)
     torch.save({k: v.detach().clone() for k, v in result.model.state_dict().items()},
                Path(a.out) / f"params-rank{result.rank}.pt")
