@@ -284,7 +284,7 @@ def test_training_lowers_the_validation_loss_and_resumes_bit_exactly(tmp_path, t
     assert torch.equal(loaded.log_weights(x, 3), straight.model.log_weights(x, 3))
 
 
-def test_training_on_a_tiny_smpl_split(tmp_path_factory):
+def test_training_on_a_tiny_smpl_split_lowers_the_loss_and_resumes_bit_exactly(tmp_path_factory):
     from scenebench.datasets.build import generate
 
     # the `vitae` preset renders the licensed SMPL model; `embedded` is the same renderer on a procedural body
@@ -296,11 +296,18 @@ def test_training_on_a_tiny_smpl_split(tmp_path_factory):
                                                       checkpoint_every=6, log_every=3, lr=1e-3, eval_batch_size=2,
                                                       encoder_widths=(8,), decoder_widths=(8,), device="cpu",
                                                       transformer="affine"))
-    result = train(UVitae, data, config, tmp_path_factory.mktemp("vitae-smpl-run"), log=lambda m: None,
-                   progress=False)
+    quiet = dict(log=lambda m: None, progress=False)
+    result = train(UVitae, data, config, tmp_path_factory.mktemp("vitae-smpl-run"), **quiet)
     val = [r["val/neg_elbo"] for r in result.history if r["kind"] == "val"]
     assert len(val) == 2 and val[1] < val[0]  # Gaussian pixels, sigma^2 = 0.1 over 80,000 pixels
     assert result.model.reconstruct(result.model.prepare(data.val)).shape == (2, 1, 400, 200)
+    # stopped at step 3 and resumed: bit-identical to the straight run
+    parts = tmp_path_factory.mktemp("vitae-smpl-parts")
+    train(UVitae, data, config, parts, stop_at=3, **quiet)
+    resumed = train(UVitae, data, config, parts, **quiet)
+    assert resumed.resumed_from == 3
+    for (k, v), w in zip(result.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(v, w), k
 
 
 # ----------------------------------------------------------------------------- CLI round trip
