@@ -3,12 +3,23 @@
     python benchmarks/train_step.py                       # LAVAE: CPU, smoke and paper configs, 1 and all threads
     python benchmarks/train_step.py --configs paper --threads 2 --steps 5
     python benchmarks/train_step.py --models lds          # MONet, IODINE, MulMON (0 and +LDS) on CLE-MV
+    python benchmarks/train_step.py --models cis          # CIS per phase, MONet in its frame (Multi-Texture)
+    python benchmarks/train_step.py --models vitae        # VITAE's six models (MNIST 512, SMPL 256)
     python benchmarks/train_step.py --device cuda
 
 ``--models lavae`` (default) times LAVAE and its conv beta-VAE per batch of 64;
 ``--models lds`` times the LDS paper's models on 64x64 CLE-MV at their paper
 batch sizes (MONet 40 images, IODINE 8 images, MulMON 8 scenes of 10 views),
 with and without the LDS prior, whichever of them are registered.
+``--models cis`` times ``cis`` at the first step of each of its phases
+(inpainter pretraining, an inpainter step and an Omega step of the
+adversarial phase, the VAE, and PC fine-tuning for ``-pc`` configs) and
+``cis-monet`` on 64x64 Multi-Texture (``multi_texture/cis``), at each
+config's batch (``batch_size``; a phase uses its own first ``<phase>_batch``).
+``--models vitae`` times the VAE family and U-/C-VITAE (C-VITAE with each
+transformer; CPAB through libcpab) on binarized MNIST at the paper's batch
+512, and ``vae`` / ``c-vitae`` on 400x200 SMPL bodies at 256, with configs
+``smoke`` / ``paper`` (and ``-smpl``).
 
 Data: small multi-MNIST (lavae-1k, 1 channel, 17x17 sprites) and
 multi-dSprites (lavae, RGB, 21x21 sprites) datasets generated into a
@@ -67,10 +78,13 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3, help="timed steps per measurement")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--data-root", default=None, help="where the small datasets go (default: a temporary dir)")
-    ap.add_argument("--models", default="lavae", choices=("lavae", "lds"), help="which baselines to time")
+    ap.add_argument("--models", default="lavae", choices=("lavae", "lds", "cis", "vitae"),
+                    help="which baselines to time")
     args = ap.parse_args()
     if args.models == "lds":
         return lds_main(args)
+    if args.models in ("cis", "vitae"):
+        return rows_main(args)
 
     import os
 
@@ -153,6 +167,88 @@ def lds_main(args) -> None:
                     torch.set_num_threads(t)
                     cells.append(f"{time_steps(cls, config, data, 0, args.steps, device, batch=b):8.3f}s")
                 print(f"{name:<8} {config_name + suffix:<10} {f'{b} {unit}':<16} " + " ".join(cells), flush=True)
+    if tmp is not None:
+        tmp.cleanup()
+
+
+def cis_rows(configs):
+    """(model, config, regime, overrides, step) for ``--models cis``: the first step of every phase."""
+    from scenebench.baselines.cis.config import CIS_CONFIGS
+
+    rows = []
+    for name in configs:
+        for suffix in ("", "-pc"):
+            conf = CIS_CONFIGS.get(name + suffix)
+            if conf is None:
+                continue
+            starts = {"pretrain": 0, "CIS: inpainter step": conf.pretrain_steps,
+                      "CIS: Omega step": conf.pretrain_steps + conf.psi_iters,
+                      "VAE": conf.pretrain_steps + conf.cis_steps}
+            if conf.perceptual_consistency:
+                starts = {"PC: Omega step": conf.pretrain_steps + conf.cis_steps + conf.vae_steps + conf.psi_iters}
+            rows += [("cis", name + suffix, regime, {}, step) for regime, step in starts.items()]
+        rows.append(("cis-monet", name, "-", {}, 0))
+    return rows
+
+
+def vitae_rows(configs):
+    rows = []
+    for name in configs:
+        rows += [(m, name, "MNIST", {}, 10**9) for m in ("vae", "beta-tcvae", "dip-vae-ii", "u-vitae")]
+        rows += [("c-vitae", name, f"MNIST {t}", {"transformer": t}, 10**9)
+                 for t in ("affine", "affine-decomposed", "affine-diffeo", "cpab")]
+        rows += [(m, name + "-smpl", "SMPL", {}, 10**9) for m in ("vae", "c-vitae")]
+    return rows
+
+
+def rows_main(args) -> None:
+    """``--models cis|vitae``: one line per (model, config, regime), the config's own batch size."""
+    import os
+
+    import torch
+
+    from scenebench.baselines.common.data import TrainData
+    from scenebench.baselines.common.runtime import resolve_device
+    from scenebench.datasets.build import generate
+    from scenebench.registry import get_baseline
+
+    device = resolve_device(args.device)
+    cores = os.cpu_count() or 1
+    threads = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, cores})
+    tmp = tempfile.TemporaryDirectory() if args.data_root is None else None
+    root = Path(args.data_root or tmp.name)
+    configs = args.configs.split(",")
+    if args.models == "cis":
+        rows = cis_rows(configs)
+        data = {"": generate("multi_texture", "cis", root, num=40, workers=1, splits=["train"])}
+        what = "64x64 Multi-Texture"
+    else:
+        rows = vitae_rows(configs)
+        data = {"MNIST": generate("mnist", "binarized", root, num=600, workers=1, splits=["train"],
+                                  overrides={"source": "embedded"}),
+                "SMPL": generate("smpl_bodies", "embedded", root, num=264, workers=1, splits=["train"])}
+        what = "binarized MNIST and 400x200 SMPL"
+    print(f"device {device}, torch {torch.__version__}, {cores} cores; median of {args.steps} steps; {what}")
+    head = " ".join(f"{f'{t} thr':>9}" for t in threads)
+    print(f"{'model':<12} {'config':<22} {'regime':<22} {'batch':>6} {head}")
+    loaded = {}
+    for name, config_name, regime, overrides, step in rows:
+        cls = get_baseline(name)
+        directory = data[regime.split()[0]] if args.models == "vitae" else data[""]
+        key = (name, directory)
+        if key not in loaded:
+            loaded[key] = TrainData.for_model(cls, directory, val_size=8)
+        values = {**overrides, "device": str(device)}
+        if "imagenet_init" in cls.Config.__dataclass_fields__:
+            values["imagenet_init"] = False  # the timing does not depend on the initial weights
+        config = cls.resolve_config(config_name, values)
+        batch = config.batch_size
+        cells = []
+        for t in threads:
+            torch.set_num_threads(t)
+            n = 1 if overrides.get("transformer") == "cpab" else args.steps
+            cells.append(f"{time_steps(cls, config, loaded[key], step, n, device, batch=batch):8.3f}s")
+        print(f"{name:<12} {config_name:<22} {regime:<22} {batch:>6} " + " ".join(cells), flush=True)
     if tmp is not None:
         tmp.cleanup()
 
