@@ -43,6 +43,7 @@ import numpy as np
 from ..errors import AssetError, ConfigError, ScenebenchError
 
 CONFIGS = ("smoke", "paper")
+COUNT_FRACTIONS = ("sequences_with_switch",)  # fractions of a count (of sequences): printed as k/N
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,7 @@ class Report:
     notes: list = field(default_factory=list)
     items: dict = field(default_factory=dict)  # (method key, column key, seed) -> {metric: per-item list}
     switch_counts: dict = field(default_factory=dict)  # (method label, variant, column label, seed) -> (sw, trans)
+    totals: dict = field(default_factory=dict)  # (method, column, split, metric) -> n of a count metric's fraction
 
     def add(self, method: str, column: str, split: str, metric: str, value) -> None:
         self.values.setdefault((method, column, split, metric), []).append(value)
@@ -388,6 +390,9 @@ class Report:
         vals = [v for v in self.values.get((method, column, split, metric), []) if v is not None]
         if not vals:
             return "—"
+        n = self.totals.get((method, column, split, metric))
+        if n and len(vals) == 1:  # a fraction of a count, printed as the paper does: "21/255"
+            return f"{round(vals[0] * n)}/{n}"
         mean, d = sum(vals) / len(vals), self.spec.decimals
         if len(vals) > 1:
             return f"{mean:.{d}f} ± {math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)):.{d}f}"
@@ -627,5 +632,7 @@ def _run_one(spec, column, method, seed, directory, config, runs, board, device,
                                                                                       idsw["transitions"])
         for metric in [m for m, _ in spec.column_metrics(column)] or (spec.nll_metric, spec.count_metric):
             if metric in results["metrics"]:
-                report.add(method.key if spec.metrics else method.label, column.key, split, metric,
-                           results["metrics"][metric]["mean"])
+                key = method.key if spec.metrics else method.label
+                report.add(key, column.key, split, metric, results["metrics"][metric]["mean"])
+                if metric in COUNT_FRACTIONS and results["metrics"][metric].get("n"):
+                    report.totals[(key, column.key, split, metric)] = int(results["metrics"][metric]["n"])
