@@ -505,14 +505,14 @@ def reproduce(table: str, config: str = "smoke", *, seeds: Sequence[int] = (0,),
     report = Report(spec, config, seeds)
     if config == "smoke":
         def sizes_text(d):
-            return ", ".join(f"{k} {v:,}" for k, v in {**d, **(sizes or {})}.items())
+            return ", ".join(f"{k} {v:,}" for k, v in {**d, **(sizes or {})}.items()) or "its preset's sizes"
 
         own = [c for c in columns if c.smoke_sizes is not None]
         sz = "; ".join([f"{c.label} {sizes_text(c.smoke_sizes)}" for c in own]
                        + ([("others " if own else "") + sizes_text(spec.smoke_sizes)]
                           if len(own) < len(columns) else []))
-        report.notes.append("Smoke run: " + sz
-                            + " samples per split, tiny networks and a few hundred steps on CPU"
+        report.notes.append("Smoke run: samples per split " + sz
+                            + "; tiny networks and a few hundred steps on CPU"
                             + (f", {num_samples} importance samples" if num_samples != spec.num_samples else "")
                             + "; it checks the pipeline and is not comparable to the paper.")
     for column in [c for c in spec.columns if c not in columns]:
