@@ -297,3 +297,20 @@ def test_reproduce_cis_table2_trains_pc_off_and_on_once_and_scores_sequences_and
     # the opportunities to switch are printed beside the switches
     assert sorted(report.switch_counts) == [("CIS", v, c, 0) for v in ("off", "on") for c in ("Grid", "Sequences")]
     assert re.search(r"^- CIS \(PC on\), Sequences, seed 0: \d+ / \d+$", report.markdown(), re.M)
+
+
+def test_every_table_names_configs_its_baselines_have():
+    """Each (column, method) of every table, under smoke and paper, names a registered config of its baseline."""
+    from scenebench.evaluation.reproduce import CONFIGS, TABLES, config_name_for
+    from scenebench.registry import get_baseline
+
+    seen = set()
+    for spec in TABLES.values():
+        for column in spec.columns:
+            for method in spec.methods:
+                for config in CONFIGS:
+                    name = config_name_for(column, method, config)
+                    assert name in get_baseline(method.baseline).CONFIGS, (spec.name, column.key, method.label, name)
+                    seen.add((method.baseline, name))
+    assert ("cis", "smoke-flying-animals") in seen and ("cis-monet", "paper-flying-animals") in seen
+    assert ("c-vitae", "smoke-smpl") in seen and ("cis", "paper-pc-off") in seen

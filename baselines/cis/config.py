@@ -382,6 +382,7 @@ _MONET_PAPER = CisMonetConfig(
 )
 CIS_MONET_CONFIGS = {
     "smoke": _MONET_SMOKE,
+    "smoke-flying-animals": _MONET_SMOKE,  # the smoke SegNet (no ImageNet); the name pairs it with cis's
     "paper": _MONET_PAPER,
     "paper-multi-texture": dataclasses.replace(_MONET_PAPER, num_masks=5),
     "paper-multi-dsprites": dataclasses.replace(_MONET_PAPER, num_masks=5),

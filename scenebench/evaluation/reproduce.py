@@ -156,7 +156,7 @@ TABLES["cis-table1"] = TableSpec(
              Column("objects-room", "Obj-Room", "objects_room", "", available=False),
              Column("multi-texture", "M-Texture", "multi_texture", "cis", paper_suffix="-multi-texture"),
              Column("flying-animals", "F-Animals", "flying_animals", "cis", fallback="embedded",
-                    paper_suffix="-flying-animals")),
+                    config_suffix="-flying-animals")),
     methods=(Method("MONet", "cis-monet", "MONet", fields=_CIS_FIELDS),
              Method("CIS", "cis", "CIS", fields=_CIS_FIELDS)),
     metrics=(("cis_miou", "mIoU (CIS)"), ("miou", "mIoU (Hungarian)")),
@@ -556,6 +556,14 @@ def reproduce(table: str, config: str = "smoke", *, seeds: Sequence[int] = (0,),
     return report
 
 
+def config_name_for(column: Column, method: Method, config: str) -> str:
+    """The baseline's named config that ``method`` trains with on ``column`` under the table's ``config``."""
+    if method.config_names:
+        return dict(method.config_names)[config]
+    return (config + column.config_suffix + (column.paper_suffix if config == "paper" else "")
+            + method.config_suffix)
+
+
 def _run_one(spec, column, method, seed, directory, config, runs, board, device, workers, progress, log,
              overrides, num_samples, report, trained_on=None) -> None:
     from ..baselines.common import checkpoint as ckpt
@@ -568,11 +576,7 @@ def _run_one(spec, column, method, seed, directory, config, runs, board, device,
     values = {"seed": seed, **overrides}
     if device:
         values["device"] = device
-    if method.config_names:
-        config_name = dict(method.config_names)[config]
-    else:
-        config_name = (config + column.config_suffix + (column.paper_suffix if config == "paper" else "")
-                       + method.config_suffix)
+    config_name = config_name_for(column, method, config)
     conf = cls.resolve_config(config_name, values)
     out = runs / spec.name / config / (column.train_from or column.key) / method.run_name / f"seed{seed}"
     prefix = f"{column.key}-" if column.train_from else ""  # results of a reused run: named for this column
