@@ -80,6 +80,7 @@ def test_vitae_fig1_trains_the_grid_marks_divergence_draws_the_figure_and_reuses
     assert all(c.failed for c in blown)  # lr 1000 either makes the loss non-finite or ruins the bound
     assert Image.open(report.figure).size[0] > 600
     text = report.markdown()
+    assert "on mnist/binarized (train 96, from the " in text  # the embedded digits or the IDX files
     assert "| lr 0.001 | lr 1000 |" in text and "vitae-fig1.png" in text and "Smoke run: 6 steps" in text
     # a second call reuses every run (diverged ones through their marker): the same table
     again = stability.vitae_fig1("smoke", **kw)

@@ -133,6 +133,16 @@ class StabilityReport:
         return "\n".join(lines) + "\n"
 
 
+def dataset_label(directory: Path) -> str:
+    """``family/preset`` with the MNIST source and the training split's size, from the manifest."""
+    ident = json.loads((Path(directory) / "manifest.json").read_text())["identity"]
+    conf = ident["config"]
+    n = conf.get("splits", {}).get("train", {}).get("num_samples")
+    source = {"embedded": "the embedded digits", "idx": "the MNIST IDX files"}.get(conf.get("source"), "")
+    return f"{ident['family']}/{ident['preset']}" + (f" (train {n:,}" if n else " (") + \
+        (f", from {source})" if source else ")")
+
+
 def read_curve(run: Path) -> list:
     """``[(step, ELBO)]`` of the validation records in ``run/log.jsonl`` (the last record per step wins)."""
     from ..baselines.common.training import LOG
@@ -237,14 +247,12 @@ def vitae_fig1(config: str = "smoke", *, seed: int = 0, data_root=None, runs="ru
     root = root / "reproduce-smoke" if config == "smoke" else root
     sz = {**(SMOKE_SIZES if config == "smoke" else {}), **(sizes or {})}
     over = {f"splits.{k}": int(v) for k, v in sz.items()}
-    try:
-        directory, preset = generate("mnist", "binarized", root, overrides=over, splits=["train"], progress=False), \
-            "mnist/binarized"
-    except ScenebenchError as exc:  # no IDX files: the embedded digits' training split (train only is needed)
+    try:  # only the training split is needed: offline, mnist/binarized draws it from the embedded digits
+        directory = generate("mnist", "binarized", root, overrides=over, splits=["train"], progress=False)
+    except ScenebenchError as exc:  # more digits than the embedded 5,000 without the IDX files
         log(f"mnist/binarized: {exc}; using mnist/binarized-holdout (train) instead")
         directory = generate("mnist", "binarized-holdout", root, overrides=over, splits=["train"], progress=False)
-        preset = "mnist/binarized-holdout (the 4,000 embedded training digits)"
-    report = StabilityReport(config, preset)
+    report = StabilityReport(config, dataset_label(directory))
     base = Path(runs) / "vitae-fig1" / config
     t0 = time.perf_counter()
     for t in transformers:
