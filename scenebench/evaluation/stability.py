@@ -207,13 +207,14 @@ def plot(cells: Sequence[Cell], path: Path, title: str) -> Path:
     a.set(title=f"(a) learning curves, lr {CURVE_LR:g}", xlabel="step", ylabel="validation ELBO (nats)")
     finite = [c.final for c in cells if not c.failed]
     floor = min(finite) - 0.05 * (max(finite) - min(finite) + 1.0) if finite else 0.0
-    for t in dict.fromkeys(c.transformer for c in cells):
+    for i, t in enumerate(dict.fromkeys(c.transformer for c in cells)):
         row = sorted((c for c in cells if c.transformer == t), key=lambda c: c.lr)
         ok = [c for c in row if not c.failed]
         b.plot([c.lr for c in ok], [c.final for c in ok], "o-", color=colors.get(t), label=LABELS.get(t, t))
         bad = [c for c in row if c.failed]
-        if bad:
-            b.plot([c.lr for c in bad], [floor] * len(bad), "x", color=colors.get(t), markersize=10, mew=2)
+        if bad:  # side by side (x 1.15 per parameterisation) so coinciding failures all show
+            b.plot([c.lr * 1.15 ** (i - 1) for c in bad], [floor] * len(bad), "x", color=colors.get(t),
+                   markersize=10, mew=2)
     b.set_xscale("log")
     b.set(title="(b) final ELBO per learning rate (x: diverged or collapsed)", xlabel="learning rate",
           ylabel="final validation ELBO (nats)")
