@@ -110,7 +110,7 @@ def vitae_table5(config: str = "smoke", *, data_root=None, device: str | None = 
     root = Path(data_root or os.environ.get("SCENEBENCH_DATA", "data")) / "reproduce-timing"
     directory = generate("mnist", "binarized", root, overrides={"splits.train": BATCH + 16}, splits=["train"],
                          workers=1, progress=False)
-    report = TimingReport(config, f"{dev.type} ({torch.get_num_threads()} CPU threads)" if dev.type == "cpu"
+    report = TimingReport(config, f"{dev.type} ({torch.get_num_threads()} CPU thread{'s' if torch.get_num_threads() != 1 else ''})" if dev.type == "cpu"
                           else torch.cuda.get_device_name(dev))
     data = {}
     for label, name, overrides, pf, pb in rows:
