@@ -230,7 +230,7 @@ def rows_main(args) -> None:
         what = "binarized MNIST and 400x200 SMPL"
     print(f"device {device}, torch {torch.__version__}, {cores} cores; median of {args.steps} steps; {what}")
     head = " ".join(f"{f'{t} thr':>9}" for t in threads)
-    print(f"{'model':<12} {'config':<22} {'regime':<22} {'batch':>6} {head}")
+    print(f"{'model':<12} {'config':<22} {'regime':<26} {'batch':>6} {head}")
     loaded = {}
     for name, config_name, regime, overrides, step in rows:
         cls = get_baseline(name)
@@ -248,7 +248,7 @@ def rows_main(args) -> None:
             torch.set_num_threads(t)
             n = 1 if overrides.get("transformer") == "cpab" else args.steps
             cells.append(f"{time_steps(cls, config, loaded[key], step, n, device, batch=batch):8.3f}s")
-        print(f"{name:<12} {config_name:<22} {regime:<22} {batch:>6} " + " ".join(cells), flush=True)
+        print(f"{name:<12} {config_name:<22} {regime:<26} {batch:>6} " + " ".join(cells), flush=True)
     if tmp is not None:
         tmp.cleanup()
 
