@@ -51,6 +51,8 @@ def _bases(small_lavae, sub_file, out):
                                 "--out", str(out / "run")],
         ("baseline", "predict"): ["baseline", "predict", "lavae", "-k", str(out / "no-such-run"),
                                   "-d", str(small_lavae), "-o", str(out / "p.h5")],
+        ("baseline", "sheets"): ["baseline", "sheets", "lavae", "-k", str(out / "no-such-run"),
+                                 "-d", str(small_lavae), "-o", str(out / "sheets")],
         ("reproduce",): ["reproduce", "lavae-table1", "--only", "no-such-column", "--data-root", str(out / "d"),
                          "--runs", str(out / "r"), "--no-leaderboard"],
     }
