@@ -71,6 +71,19 @@ def time_steps(cls, config, data, step: int, steps: int, device, fixed_n=None, b
         return statistics.median(times)
 
 
+def setup(args):
+    """What every mode needs: the device, the core count, the thread counts to time, and the data root
+    (a temporary directory, returned so the caller can clean it up, unless ``--data-root``)."""
+    import os
+
+    from scenebench.baselines.common.runtime import resolve_device
+
+    cores = os.cpu_count() or 1
+    threads = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, cores})
+    tmp = tempfile.TemporaryDirectory() if args.data_root is None else None
+    return resolve_device(args.device), cores, threads, tmp, Path(args.data_root or tmp.name)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--configs", default="smoke,paper", help="comma-separated config names")
@@ -86,21 +99,14 @@ def main() -> None:
     if args.models in ("cis", "vitae"):
         return rows_main(args)
 
-    import os
-
     import torch
 
     from scenebench.datasets.build import generate
     from scenebench.baselines.common.data import TrainData
-    from scenebench.baselines.common.runtime import resolve_device
     from scenebench.baselines.lavae.beta_vae import ConvBetaVae
     from scenebench.baselines.lavae.model import Lavae
 
-    device = resolve_device(args.device)
-    cores = os.cpu_count() or 1
-    threads = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, cores})
-    tmp = tempfile.TemporaryDirectory() if args.data_root is None else None
-    root = Path(args.data_root or tmp.name)
+    device, cores, threads, tmp, root = setup(args)
     datas = {}
     for label, family, preset in DATASETS:
         d = generate(family, preset, root, num=200, workers=1)
@@ -129,21 +135,15 @@ LDS_MODELS = (("monet", 40), ("iodine", 8), ("mulmon", 8))  # paper batch sizes 
 
 
 def lds_main(args) -> None:
-    import os
 
     import torch
 
     from scenebench.baselines.common.data import TrainData
-    from scenebench.baselines.common.runtime import resolve_device
     from scenebench.datasets.build import generate
     from scenebench.errors import ConfigError
     from scenebench.registry import get_baseline
 
-    device = resolve_device(args.device)
-    cores = os.cpu_count() or 1
-    threads = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, cores})
-    tmp = tempfile.TemporaryDirectory() if args.data_root is None else None
-    root = Path(args.data_root or tmp.name)
+    device, cores, threads, tmp, root = setup(args)
     data_dir = generate("cle_mv", "cle-mv", root, overrides={"splits.train": 12, "splits.test": 1}, splits=["train"],
                         workers=1)
     print(f"device {device}, torch {torch.__version__}, {cores} cores; median of {args.steps} steps; "
@@ -203,20 +203,14 @@ def vitae_rows(configs):
 
 def rows_main(args) -> None:
     """``--models cis|vitae``: one line per (model, config, regime), the config's own batch size."""
-    import os
 
     import torch
 
     from scenebench.baselines.common.data import TrainData
-    from scenebench.baselines.common.runtime import resolve_device
     from scenebench.datasets.build import generate
     from scenebench.registry import get_baseline
 
-    device = resolve_device(args.device)
-    cores = os.cpu_count() or 1
-    threads = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, cores})
-    tmp = tempfile.TemporaryDirectory() if args.data_root is None else None
-    root = Path(args.data_root or tmp.name)
+    device, cores, threads, tmp, root = setup(args)
     configs = args.configs.split(",")
     if args.models == "cis":
         rows = cis_rows(configs)
